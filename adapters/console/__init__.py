@@ -1,0 +1,1 @@
+"""Console adapter: one terminal acts as any user in any channel, interactively or from a transcript."""

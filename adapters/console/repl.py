@@ -1,0 +1,39 @@
+"""Interactive console: read lines from the terminal and act as the current user in the current place."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from adapters.console.session import ConsoleError, ConsoleSession
+
+__all__ = ["run_repl"]
+
+BANNER = """smarter-bot console. Type /smarter help for the commands.
+Directives: :as USER (act as USER), :in #PLACE (a channel, or #brainstorm/T3 for a brainstorm thread),
+:clock 2026-12-01 10:00 (set Japan time), :advance 2d (move time on), :who, :quit.
+The secretariat is the user named secretariat."""
+
+
+def run_repl(session: ConsoleSession, stdin: TextIO = sys.stdin) -> None:
+    session.write(BANNER)
+    session.deliver()
+    while True:
+        if stdin.isatty():
+            sys.stdout.write(f"{session.user} {session.place}> ")
+            sys.stdout.flush()
+        line = stdin.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text in (":quit", ":q", ":exit"):
+            break
+        try:
+            if text.startswith(":"):
+                session.directive(text)
+            else:
+                session.say(text)
+        except ConsoleError as error:
+            session.write(f"  ⚠ {error}")

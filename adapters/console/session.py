@@ -1,0 +1,227 @@
+"""The console session: who is typing, where, the transcript clock, and what every user sees."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from adapters.console.render import render_message
+from core.commands.dispatch import CommandRunner, resolve_locale
+from core.domain.errors import N_, UserError
+from core.domain.text import TOKYO, normalize, parse_duration
+from core.presentation.deliveries import Delivery, render_delivery
+from core.presentation.i18n import Localizer
+from core.presentation.messages import Message
+from core.presentation.replies import present_error
+from core.services import brainstorms
+from core.services.context import Actor, Clock, ServiceContext
+from core.services.lookup import parse_task_id
+from core.services.outbox import OutboxItem, deliver_pending
+
+__all__ = ["ConsoleError", "ConsoleSession", "SettableClock"]
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "console"
+WORKSPACE = "local"
+GENERAL = "#general"
+ANNOUNCEMENTS = "#announcements"
+BRAINSTORM = "#brainstorm"
+
+
+class ConsoleError(ValueError):
+    """Raised for a console directive or transcript line that cannot be understood."""
+
+
+class SettableClock(Clock):
+    """The system clock until a transcript sets it; then time moves only when told to."""
+
+    def __init__(self) -> None:
+        self._fixed: datetime | None = None
+
+    def now(self) -> datetime:
+        return self._fixed or datetime.now(UTC)
+
+    def set(self, moment: datetime) -> None:
+        self._fixed = moment.astimezone(UTC)
+
+    def advance(self, text: str) -> None:
+        self._fixed = self.now() + parse_duration(text)
+
+
+@dataclass
+class ConsoleSession:
+    ctx: ServiceContext
+    clock: SettableClock
+    write: Callable[[str], None] = print
+    user: str = "guest"
+    place: str = GENERAL
+    # NOTE: channel membership lives in this process only; after a restart the console knows the
+    # task channels again once their next delivery arrives.
+    channels: dict[str, set[str]] = field(default_factory=dict)
+    delivered: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.runner = CommandRunner(self.ctx)
+
+    def actor(self, user: str | None = None) -> Actor:
+        return Actor(PLATFORM, WORKSPACE, user or self.user)
+
+    # --- input -------------------------------------------------------------------------------
+
+    def directive(self, text: str) -> None:
+        """Run a console directive: ``:as USER``, ``:in PLACE``, ``:clock DATETIME``, ``:advance 2d``, ``:who``."""
+        name, _, argument = text[1:].strip().partition(" ")
+        argument = argument.strip()
+        if name == "as" and argument:
+            self.user = argument
+        elif name == "in" and argument:
+            self.place = argument if argument.startswith("#") or argument == "dm" else f"#{argument}"
+        elif name == "clock" and argument:
+            self.clock.set(_parse_clock(argument))
+            self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
+        elif name == "advance" and argument:
+            try:
+                self.clock.advance(argument)
+            except ValueError as error:
+                raise ConsoleError(str(error)) from error
+            self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
+            self.deliver()
+        elif name == "who":
+            self.write(f"{self.user} {self.place} {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
+        else:
+            raise ConsoleError(
+                f"unknown console directive {text!r}; use :as USER, :in PLACE, :clock "
+                "YYYY-MM-DD HH:MM, :advance 2d or :who"
+            )
+
+    def say(self, text: str, *, user: str | None = None, place: str | None = None) -> None:
+        """Handle one line typed by ``user`` in ``place``: a command, or a message in a channel or thread."""
+        user, place = user or self.user, place or self.place
+        self.write(f"» {user} {place}: {text}")
+        if normalize(text).startswith("/"):
+            self.show(self.runner.run(self.actor(user), text), user=user, place=place)
+        else:
+            self._converse(text, user, place)
+        self.deliver()
+
+    def _converse(self, text: str, user: str, place: str) -> None:
+        if place.startswith(f"{BRAINSTORM}/"):
+            self._brainstorm_post(text, user, place)
+            return
+        members = self.channels.get(place)
+        if members is not None and user not in members:
+            loc = Localizer(self.ctx.policy.default_locale)
+            error = UserError(
+                N_(
+                    "Only the partner and the members who joined this task can talk in its task "
+                    "channel. Join the task first."
+                )
+            )
+            self.show([present_error(error, loc)], user=user, place=place)
+            return
+        self.write(f"  [{place}] {user}: {text}")
+
+    def _brainstorm_post(self, text: str, user: str, place: str) -> None:
+        actor = self.actor(user)
+        loc = Localizer(resolve_locale(self.ctx, actor))
+        try:
+            result = brainstorms.post_idea(self.ctx, actor, parse_task_id(place.rsplit("/", 1)[1]), text)
+        except UserError as error:
+            self.show([present_error(error, loc)], user=user, place=place)
+            return
+        self.write(f"  [{place}] {user}: {text}")
+        logger.debug("brainstorm post %d recorded", result.post_id)
+
+    # --- output ------------------------------------------------------------------------------
+
+    def show(self, messages: list[Message], *, user: str, place: str) -> None:
+        for message in messages:
+            audience = f"{user} only" if message.visibility == "ephemeral" else place
+            self.write(f"  [→ {audience}]")
+            for line in render_message(message, indent="    "):
+                self.write(line)
+
+    def deliver(self) -> int:
+        """Deliver every pending outbox item and print it as its audience sees it."""
+        return deliver_pending(self.ctx, self._deliver_one)
+
+    def _deliver_one(self, session: Session, item: OutboxItem) -> None:
+        delivery = render_delivery(self.ctx, session, item)
+        if delivery.key in self.delivered:
+            return  # already shown before a crash or a retry: showing it again would duplicate it
+        handler = getattr(self, "_on_" + delivery.kind.replace(".", "_"))
+        handler(delivery)
+        self.delivered.add(delivery.key)
+
+    def _post(self, place: str, delivery: Delivery) -> None:
+        self.write(f"  [→ {place}]")
+        for message in delivery.messages:
+            for line in render_message(message, indent="    "):
+                self.write(line)
+
+    def _console_user(self, delivery: Delivery) -> str | None:
+        if delivery.recipient is None:
+            return None
+        for platform, workspace, user_id in delivery.recipient.identities:
+            if platform == PLATFORM and workspace == WORKSPACE:
+                return user_id
+        return None
+
+    def _on_task_channel_open(self, delivery: Delivery) -> None:
+        place = f"#{delivery.channel_name}"
+        partner = self._console_user(delivery)
+        self.channels[place] = {partner} if partner else set()
+        self.write(f"  ✚ channel {place} created; {partner or '-'} invited")
+        self._post(place, delivery)
+
+    def _on_task_channel_invite(self, delivery: Delivery) -> None:
+        place, user = f"#{delivery.channel_name}", self._console_user(delivery)
+        if user:
+            self.channels.setdefault(place, set()).add(user)
+            self.write(f"  ✚ {user} invited to {place}")
+        self._post(place, delivery)
+
+    def _on_task_channel_remove(self, delivery: Delivery) -> None:
+        place, user = f"#{delivery.channel_name}", self._console_user(delivery)
+        if user:
+            self.channels.get(place, set()).discard(user)
+            self.write(f"  ✖ {user} removed from {place}")
+        self._post(place, delivery)
+
+    def _on_task_channel_archive(self, delivery: Delivery) -> None:
+        place = f"#{delivery.channel_name}"
+        self._post(place, delivery)
+        self.write(f"  ✖ channel {place} archived")
+
+    def _on_brainstorm_open(self, delivery: Delivery) -> None:
+        self._post(BRAINSTORM, delivery)
+        self.write(f"  ✚ thread {BRAINSTORM}/T{delivery.task_id} opened")
+
+    def _on_task_announce(self, delivery: Delivery) -> None:
+        self._post(ANNOUNCEMENTS, delivery)
+
+    def _direct(self, delivery: Delivery) -> None:
+        user = self._console_user(delivery)
+        if user is None:
+            logger.info("delivery %s: recipient has no console account; nothing shown", delivery.key)
+            return
+        self._post(f"DM {user}", delivery)
+
+    _on_evaluation_result = _direct
+    _on_request_sent = _direct
+    _on_request_answered = _direct
+
+
+def _parse_clock(text: str) -> datetime:
+    value = normalize(text).replace("/", "-").replace("T", " ")
+    for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, pattern).replace(tzinfo=TOKYO)
+        except ValueError:
+            continue
+    raise ConsoleError(f"invalid clock value {text!r}: use YYYY-MM-DD HH:MM in Japan time")

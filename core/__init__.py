@@ -1,0 +1,1 @@
+"""Platform-neutral core of smarter-bot: domain, storage, use cases and presentation."""

@@ -1,0 +1,1 @@
+"""The command grammar every adapter shares: parsing, help and dispatch to the use cases."""

@@ -1,0 +1,254 @@
+"""Run one command line for one actor: parse, call the use case, present the result or the error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from core.commands.grammar import COMMANDS, CommandSpec
+from core.commands.parser import ParsedCommand, find_spec, parse, tokenize
+from core.domain.enums import NameDisplay, TaskStatus
+from core.domain.errors import N_, UserError
+from core.domain.text import UserText, normalize
+from core.presentation.i18n import Localizer
+from core.presentation.messages import Field, Message, Visibility
+from core.presentation.replies import present, present_error
+from core.services import (
+    brainstorms,
+    evaluations,
+    participation,
+    rankings,
+    registration,
+    requests,
+    secretariat,
+    submissions,
+    tasks,
+)
+from core.services.context import Actor, ServiceContext
+from core.services.lookup import find_person, parse_task_id
+
+__all__ = ["CommandRunner", "resolve_locale"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[ServiceContext, Actor, ParsedCommand], Any]
+
+
+def _register_partner(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
+    display = normalize(cmd.options.get("display", "company")).lower()
+    choices = {
+        "company": NameDisplay.COMPANY,
+        "anonymous": NameDisplay.INDUSTRY_PREFECTURE,
+        "industry": NameDisplay.INDUSTRY_PREFECTURE,
+        "匿名": NameDisplay.INDUSTRY_PREFECTURE,
+        "社名": NameDisplay.COMPANY,
+    }
+    if display not in choices:
+        raise UserError(N_("display= must be company or anonymous; you gave {value}."), value=UserText(display))
+    return registration.register_partner(
+        ctx,
+        actor,
+        company=cmd.options["company"],
+        display=choices[display],
+        industry=cmd.options.get("industry"),
+        prefecture=cmd.options.get("prefecture"),
+        email=cmd.options.get("email"),
+    )
+
+
+def _new_task(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
+    o = cmd.options
+    spec = tasks.NewTask(
+        menu=cmd.arguments["menu"],
+        title=o["title"],
+        deadline=o["deadline"],
+        description=o.get("description", ""),
+        work_types=o.get("types", ()),
+        eligibility=o.get("eligibility", "all"),
+        min_grade=o.get("min_grade"),
+        capacity=o.get("capacity"),
+        copyright=o.get("copyright"),
+        rubric=o.get("rubric"),
+    )
+    return tasks.create_task(ctx, actor, spec)
+
+
+def _status(target: TaskStatus) -> Handler:
+    return lambda ctx, actor, cmd: tasks.change_task_status(ctx, actor, _task(cmd), target)
+
+
+def _task(cmd: ParsedCommand) -> int:
+    return parse_task_id(cmd.arguments["task"])
+
+
+def _evaluate(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
+    levels = {k: v for k, v in cmd.extra.items() if not k.startswith(("remark.", "note."))}
+    remarks = {k.split(".", 1)[1]: v for k, v in cmd.extra.items() if k.startswith(("remark.", "note."))}
+    return evaluations.evaluate(
+        ctx, actor, _task(cmd), cmd.arguments["member"], levels=levels, advice=cmd.options["advice"], remarks=remarks
+    )
+
+
+def _grade(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
+    raw = normalize(cmd.arguments["grade"]).lower()
+    if raw not in ("none", "なし") and not raw.isdigit():
+        raise UserError(
+            N_("{value} is not a grade. Give a whole number, or none to clear it."),
+            value=UserText(cmd.arguments["grade"]),
+        )
+    return secretariat.set_grade(ctx, actor, cmd.arguments["member"], None if not raw.isdigit() else int(raw))
+
+
+HANDLERS: dict[str, Handler] = {
+    "register member": lambda ctx, actor, cmd: registration.register_member(
+        ctx, actor, nickname=cmd.options["nickname"], email=cmd.options.get("email")
+    ),
+    "register partner": _register_partner,
+    "profile": lambda ctx, actor, cmd: registration.show_profile(ctx, actor),
+    "task new": _new_task,
+    "task list": lambda ctx, actor, cmd: tasks.list_tasks(
+        ctx, actor, include_closed=normalize(cmd.arguments.get("all", "")).lower() in ("all", "全部", "すべて")
+    ),
+    "task show": lambda ctx, actor, cmd: tasks.show_task(ctx, actor, _task(cmd)),
+    "task close": _status(TaskStatus.CLOSED),
+    "task reopen": _status(TaskStatus.OPEN),
+    "task finish": _status(TaskStatus.EVALUATED),
+    "task archive": _status(TaskStatus.ARCHIVED),
+    "join": lambda ctx, actor, cmd: participation.join_task(ctx, actor, _task(cmd)),
+    "leave": lambda ctx, actor, cmd: participation.leave_task(ctx, actor, _task(cmd)),
+    "post": lambda ctx, actor, cmd: brainstorms.post_idea(ctx, actor, _task(cmd), cmd.arguments.get("text", "")),
+    "digest": lambda ctx, actor, cmd: brainstorms.brainstorm_digest(ctx, actor, _task(cmd)),
+    "submit": lambda ctx, actor, cmd: submissions.submit(
+        ctx,
+        actor,
+        _task(cmd),
+        text=cmd.options.get("text", ""),
+        links=cmd.options.get("links", ()),
+        files=cmd.options.get("files", ()),
+    ),
+    "submissions": lambda ctx, actor, cmd: submissions.list_submissions(ctx, actor, _task(cmd)),
+    "evaluate": _evaluate,
+    "evaluation": lambda ctx, actor, cmd: evaluations.show_evaluation(ctx, actor, _task(cmd)),
+    "ranking": lambda ctx, actor, cmd: rankings.show_ranking(
+        ctx, actor, period=cmd.arguments.get("period"), top=cmd.options.get("top")
+    ),
+    "request": lambda ctx, actor, cmd: requests.send_request(
+        ctx, actor, cmd.arguments["member"], _task(cmd), message=cmd.options.get("message", "")
+    ),
+    "requests": lambda ctx, actor, cmd: requests.list_requests(ctx, actor),
+    "accept": lambda ctx, actor, cmd: requests.answer_request(
+        ctx, actor, requests.parse_request_id(cmd.arguments["request"]), accept=True
+    ),
+    "decline": lambda ctx, actor, cmd: requests.answer_request(
+        ctx, actor, requests.parse_request_id(cmd.arguments["request"]), accept=False
+    ),
+    "admin membership": lambda ctx, actor, cmd: secretariat.set_membership(
+        ctx, actor, cmd.arguments["member"], cmd.arguments["membership"]
+    ),
+    "admin grade": _grade,
+}
+
+
+def resolve_locale(ctx: ServiceContext, actor: Actor) -> str:
+    """Pick the reply language: the person's own setting, then the platform's, then the default (ja)."""
+    with ctx.transaction() as session:
+        person = find_person(session, actor)
+        stored = person.locale if person is not None else None
+    return stored or actor.locale or ctx.policy.default_locale
+
+
+class CommandRunner:
+    """Parse and run command lines; every adapter calls this and only renders the messages it returns."""
+
+    def __init__(self, ctx: ServiceContext, *, command_names: tuple[str, ...] = ("/smarter",)) -> None:
+        self.ctx = ctx
+        self.command_names = command_names
+
+    def run(self, actor: Actor, line: str) -> list[Message]:
+        loc = Localizer(resolve_locale(self.ctx, actor))
+        try:
+            command = parse(line, command_names=self.command_names)
+            if command.spec.name == "help":
+                return [self.help(loc, command.arguments.get("command"))]
+            if command.spec.name == "lang":
+                locale = registration.set_locale(self.ctx, actor, command.arguments["language"])
+                loc = Localizer(locale)
+                return [Message(Visibility.EPHEMERAL, loc.locale, lines=(loc.line(N_("Replies are now in English.")),))]
+            if command.spec.name == "rubric":
+                return [self.rubric(loc, command.arguments.get("rubric"))]
+            result = HANDLERS[command.spec.name](self.ctx, actor, command)
+        except UserError as error:
+            logger.debug("command rejected for %s: %s", actor.ref, error.key)
+            return [present_error(error, loc)]
+        return present(result, loc)
+
+    def help(self, loc: Localizer, topic: str | None) -> Message:
+        """List every command, or explain one command with its arguments and options."""
+        name = self.command_names[0]
+        if topic:
+            spec, used = find_spec([token.text for token in tokenize(topic)])
+            if spec is None or used == 0:
+                raise UserError(
+                    N_("{value} is not a command. /smarter help lists the commands."), value=UserText(topic)
+                )
+            return self._command_help(loc, spec)
+        lines = tuple(
+            loc.line(N_("{usage} — {summary}"), usage=f"{name} {spec.usage()}", summary=loc(spec.summary))
+            for spec in COMMANDS
+        )
+        return Message(
+            Visibility.EPHEMERAL,
+            loc.locale,
+            title=loc.line(N_("smarter-bot commands")),
+            lines=(*lines, loc.line(N_("{name} help <command> explains one command."), name=name)),
+            kind="help",
+        )
+
+    def _command_help(self, loc: Localizer, spec: CommandSpec) -> Message:
+        fields = [Field(f"<{a.name}>", loc.of(loc(a.help))) for a in spec.arguments]
+        fields += [
+            Field(f"{o.name}=", loc.of(loc(o.help) + (loc(N_(" (required)")) if o.required else "")))
+            for o in spec.options
+        ]
+        if spec.free_options:
+            fields.append(Field("<criterion>=<level>", loc.of(loc(spec.free_options))))
+        return Message(
+            Visibility.EPHEMERAL,
+            loc.locale,
+            title=loc.of(f"{self.command_names[0]} {spec.usage()}"),
+            lines=(loc.of(loc(spec.summary)),),
+            fields=tuple(fields),
+            kind="help",
+        )
+
+    def rubric(self, loc: Localizer, key: str | None) -> Message:
+        rubric_key = normalize(key) if key else self.ctx.policy.default_rubric
+        rubric = self.ctx.rubrics.get(rubric_key)
+        if rubric is None:
+            raise UserError(
+                N_("There is no rubric named {value}. Available: {allowed}."),
+                value=UserText(rubric_key),
+                allowed=", ".join(sorted(self.ctx.rubrics)),
+            )
+        lines = []
+        for criterion in rubric.criteria:
+            lines.append(
+                loc.line(
+                    N_("{name} ({key}), weight {weight}"),
+                    name=criterion.name(loc.locale),
+                    key=criterion.key,
+                    weight=f"{criterion.weight:g}",
+                )
+            )
+            lines.extend(
+                loc.of(f"  {level.value}: {level.name_ja if loc.locale == 'ja' else level.name_en}")
+                for level in criterion.levels
+            )
+        return Message(
+            Visibility.EPHEMERAL,
+            loc.locale,
+            title=loc.of(f"{rubric.name(loc.locale)} ({rubric.key})"),
+            lines=tuple(lines),
+            kind="rubric",
+        )

@@ -1,0 +1,154 @@
+"""Parse one line of the command grammar (``/smarter task new practice title="..."``) into a command."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.commands.grammar import COMMANDS, CommandSpec
+from core.domain.errors import N_, UserError
+from core.domain.text import UserText, normalize
+
+__all__ = ["ParsedCommand", "Token", "find_spec", "parse", "tokenize"]
+
+QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”"}
+SPACES = " \t\u3000"
+OPTION_KEY = re.compile(r"[^\W\d][\w.\-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    start: int  # offset of the token in the line, to take "the rest of the line" as typed
+    quoted: bool
+
+
+@dataclass(slots=True)
+class ParsedCommand:
+    spec: CommandSpec
+    arguments: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def tokenize(line: str) -> list[Token]:
+    """Split on spaces (U+3000 included) and keep quoted parts ("...", '...', “...”) together."""
+    tokens: list[Token] = []
+    index, length = 0, len(line)
+    while index < length:
+        if line[index] in SPACES:
+            index += 1
+            continue
+        start, parts, quoted = index, [], False
+        while index < length and line[index] not in SPACES:
+            char = line[index]
+            if char in QUOTES:
+                closing = line.find(QUOTES[char], index + 1)
+                if closing < 0:
+                    raise UserError(
+                        N_("A quotation mark is not closed: {value}. Close it or remove it."),
+                        value=UserText(line[index:]),
+                    )
+                parts.append(line[index + 1 : closing])
+                index, quoted = closing + 1, True
+            else:
+                parts.append(char)
+                index += 1
+        tokens.append(Token("".join(parts), start, quoted))
+    return tokens
+
+
+def find_spec(words: list[str]) -> tuple[CommandSpec | None, int]:
+    """Return the command whose words start ``words`` (the longest match) and how many words it used."""
+    lowered = [normalize(word).lower() for word in words]
+    best: tuple[CommandSpec | None, int] = (None, 0)
+    for spec in COMMANDS:
+        size = len(spec.words)
+        if tuple(lowered[:size]) == spec.words and size > best[1]:
+            best = (spec, size)
+    return best
+
+
+def _convert(spec: CommandSpec, name: str, raw: str) -> Any:
+    option = next(o for o in spec.options if o.name == name)
+    if option.kind == "int":
+        value = normalize(raw)
+        if not re.fullmatch(r"-?\d{1,9}", value):
+            raise UserError(N_("{option}= needs a whole number; you gave {value}."), option=name, value=UserText(raw))
+        return int(value)
+    if option.kind == "list":
+        return tuple(part.strip() for part in re.split(r"[,、，]", raw) if part.strip())
+    return raw
+
+
+def parse(line: str, *, command_names: tuple[str, ...] = ("/smarter",)) -> ParsedCommand:
+    """Parse a command line; the leading command name (``/smarter``) is optional."""
+    tokens = tokenize(line)
+    if tokens and normalize(tokens[0].text).lower() in command_names:
+        tokens = tokens[1:]
+    if not tokens:
+        tokens = [Token("help", 0, False)]
+    spec, used = find_spec([token.text for token in tokens])
+    if spec is None:
+        raise UserError(
+            N_("{value} is not a command. /smarter help lists the commands."), value=UserText(tokens[0].text)
+        )
+    parsed = ParsedCommand(spec)
+    rest = tokens[used:]
+    arguments = list(spec.arguments)
+    while rest:
+        token = rest[0]
+        if arguments and arguments[0].rest:
+            parsed.arguments[arguments[0].name] = line[token.start :].strip()
+            break
+        option = _split_option(line, token)
+        rest = rest[1:]
+        if option is not None:
+            _add_option(parsed, *option)
+        elif arguments:
+            parsed.arguments[arguments.pop(0).name] = token.text
+        else:
+            raise UserError(
+                N_("{value} was not expected here. Usage: {usage}"),
+                value=UserText(token.text),
+                usage=f"/smarter {spec.usage()}",
+            )
+    missing = [a.name for a in arguments if not a.optional and a.name not in parsed.arguments]
+    missing += [o.name + "=" for o in spec.options if o.required and o.name not in parsed.options]
+    if missing:
+        raise UserError(
+            N_("{missing} is missing. Usage: {usage}"), missing=", ".join(missing), usage=f"/smarter {spec.usage()}"
+        )
+    return parsed
+
+
+def _split_option(line: str, token: Token) -> tuple[str, str] | None:
+    """Return (key, value) if the token is ``key=value`` (``＝`` too) and does not start with a quote."""
+    if line[token.start] in QUOTES:
+        return None
+    match = re.match(r"^([^=＝]+)[=＝](.*)$", token.text, re.DOTALL)
+    if match is None:
+        return None
+    key = normalize(match.group(1)).lower()
+    if not OPTION_KEY.fullmatch(key):
+        return None
+    return key, match.group(2)
+
+
+def _add_option(parsed: ParsedCommand, name: str, raw: str) -> None:
+    spec = parsed.spec
+    if name in parsed.options or name in parsed.extra:
+        raise UserError(N_("{option}= is given twice. Give each option once."), option=name)
+    if any(option.name == name for option in spec.options):
+        parsed.options[name] = _convert(spec, name, raw)
+    elif spec.free_options:
+        parsed.extra[name] = raw
+    else:
+        allowed = ", ".join(f"{option.name}=" for option in spec.options) or "-"
+        raise UserError(
+            N_("{option}= is not an option of {command}. Options: {allowed}"),
+            option=name,
+            command=spec.name,
+            allowed=allowed,
+        )

@@ -1,0 +1,1 @@
+"""Domain types of the SMARTER×SMARTER service: enums, value checks, rubric and scoring."""

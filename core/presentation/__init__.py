@@ -1,0 +1,1 @@
+"""Presentation: turns use-case results and user errors into neutral, localized messages."""

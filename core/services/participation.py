@@ -1,0 +1,171 @@
+"""Joining and leaving tasks, with eligibility, capacity and deadline checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from core.domain.enums import Eligibility, Membership, ParticipationStatus, TaskMenu, TaskStatus
+from core.domain.errors import N_, T_, UserError
+from core.services.context import Actor, ServiceContext
+from core.services.lookup import load_task, require_member
+from core.services.outbox import enqueue
+from core.services.views import TaskView, task_view
+from core.storage.models import Participation, Person, Task
+
+__all__ = ["Joined", "Left", "check_eligible", "check_open", "join_in_session", "join_task", "leave_task"]
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    task: TaskView
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    task: TaskView
+
+
+def check_open(ctx: ServiceContext, task: Task) -> None:
+    """Raise unless the task is open and its deadline has not passed."""
+    if task.status != TaskStatus.OPEN:
+        raise UserError(
+            N_("Task T{task_id} is {status} and no longer takes part in new work."),
+            task_id=task.id,
+            status=T_(task.status),
+        )
+    if task.deadline <= ctx.now():
+        raise UserError(
+            N_(
+                "The deadline of task T{task_id} ({deadline}) has passed. Please ask the partner in the task "
+                "channel whether it can be extended."
+            ),
+            task_id=task.id,
+            deadline=task.deadline,
+        )
+
+
+def check_eligible(task: Task, member: Person) -> None:
+    """Raise unless the member's membership and grade meet the task's eligibility."""
+    if task.eligibility == Eligibility.PAID and member.membership != Membership.PAID:
+        raise UserError(
+            N_(
+                "Task T{task_id} is open to paid members only, and your membership is free. "
+                "Please contact the secretariat if you would like to become a paid member."
+            ),
+            task_id=task.id,
+        )
+    if task.eligibility == Eligibility.GRADE and (member.grade or 0) < (task.min_grade or 0):
+        raise UserError(
+            N_(
+                "Task T{task_id} needs grade {required} or higher; your grade is {grade}. "
+                "The secretariat sets grades from its own assignments."
+            ),
+            task_id=task.id,
+            required=task.min_grade or 0,
+            grade=member.grade or 0,
+        )
+
+
+def _take_seat(session: Session, task: Task) -> None:
+    # One conditional UPDATE takes the seat: the row lock serialises concurrent joins, and the WHERE
+    # clause is checked again after the lock is granted, so the count never passes the capacity.
+    statement = (
+        update(Task)
+        .where(Task.id == task.id)
+        .where((Task.capacity.is_(None)) | (Task.participant_count < Task.capacity))
+        .values(participant_count=Task.participant_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], session.execute(statement))
+    if result.rowcount != 1:
+        raise UserError(
+            N_("Task T{task_id} is full: all {capacity} places are taken."), task_id=task.id, capacity=task.capacity
+        )
+
+
+def join_in_session(ctx: ServiceContext, session: Session, member: Person, task: Task) -> None:
+    """Add ``member`` to ``task`` inside the caller's transaction, checking every rule of joining."""
+    if task.menu == TaskMenu.BRAINSTORM:
+        raise UserError(
+            N_(
+                "Brainstorm T{task_id} needs no joining: post your ideas with /smarter post T{task_id} "
+                "or in its thread."
+            ),
+            task_id=task.id,
+        )
+    check_open(ctx, task)
+    check_eligible(task, member)
+    existing = session.scalars(
+        select(Participation).where(Participation.task_id == task.id, Participation.member_id == member.id)
+    ).one_or_none()
+    if existing is not None and existing.status == ParticipationStatus.JOINED:
+        raise UserError(N_("You have already joined task T{task_id}."), task_id=task.id)
+
+    _take_seat(session, task)
+    if existing is None:
+        session.add(
+            Participation(task_id=task.id, member_id=member.id, status=ParticipationStatus.JOINED, joined_at=ctx.now())
+        )
+    else:
+        existing.status = ParticipationStatus.JOINED
+        existing.joined_at = ctx.now()
+    session.flush()
+    session.refresh(task, ["participant_count"])
+    stamp = int(ctx.now().timestamp())
+    enqueue(
+        session,
+        key=f"task:{task.id}:invite:{member.id}:{stamp}",
+        kind="task_channel.invite",
+        task_id=task.id,
+        person_id=member.id,
+    )
+
+
+def join_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Joined:
+    """Join a practice task or contest; the member is invited to its task channel."""
+    with ctx.transaction() as session:
+        member = require_member(session, actor)
+        task = load_task(session, task_id)
+
+        join_in_session(ctx, session, member, task)
+        return Joined(task=task_view(session, task, viewer_id=member.id, secretariat=False))
+
+
+def leave_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Left:
+    """Leave a task; submissions already sent are kept, and the place is freed for someone else."""
+    with ctx.transaction() as session:
+        member = require_member(session, actor)
+        task = load_task(session, task_id)
+        participation = session.scalars(
+            select(Participation).where(Participation.task_id == task.id, Participation.member_id == member.id)
+        ).one_or_none()
+        if participation is None or participation.status != ParticipationStatus.JOINED:
+            raise UserError(N_("You have not joined task T{task_id}, so there is nothing to leave."), task_id=task.id)
+        if task.status != TaskStatus.OPEN:
+            raise UserError(
+                N_("Task T{task_id} is {status}; members can leave only while it is open."),
+                task_id=task.id,
+                status=T_(task.status),
+            )
+
+        participation.status = ParticipationStatus.LEFT
+        session.execute(
+            update(Task)
+            .where(Task.id == task.id)
+            .values(participant_count=Task.participant_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(task, ["participant_count"])
+        stamp = int(ctx.now().timestamp())
+        enqueue(
+            session,
+            key=f"task:{task.id}:remove:{member.id}:{stamp}",
+            kind="task_channel.remove",
+            task_id=task.id,
+            person_id=member.id,
+        )
+        return Left(task=task_view(session, task, viewer_id=member.id, secretariat=False))

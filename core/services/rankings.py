@@ -1,0 +1,199 @@
+"""Rankings: totals kept up to date with each evaluation, top-N reads and a from-scratch rebuild."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.domain.errors import N_, UserError
+from core.domain.scoring import ALL_TIME, RankingPrior, month_period
+from core.domain.text import TOKYO, UserText, normalize
+from core.services.context import Actor, ServiceContext
+from core.services.lookup import find_person
+from core.storage.models import Evaluation, MemberScore, Person
+
+__all__ = [
+    "RankingRow",
+    "RankingTable",
+    "add_contribution",
+    "parse_period",
+    "rebuild_rankings",
+    "show_ranking",
+    "top_members",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RankingRow:
+    rank: int
+    member_id: int
+    nickname: UserText
+    score: float
+    evaluation_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankingTable:
+    period: str
+    rows: list[RankingRow]
+    own: RankingRow | None
+    prior: RankingPrior
+
+
+def add_contribution(
+    session: Session,
+    prior: RankingPrior,
+    *,
+    member_id: int,
+    periods: tuple[str, ...],
+    points: int,
+    count: int,
+    at: datetime,
+) -> None:
+    """Add ``points`` and ``count`` to the member's totals in each period, in the caller's transaction.
+
+    A re-evaluation passes the point difference and ``count=0``, which replaces its old contribution.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for period in periods:
+        statement = insert(MemberScore).values(
+            period=period,
+            member_id=member_id,
+            evaluation_count=count,
+            points_sum=points,
+            rank_score=prior.rank_points(points, count),
+            reached_at=at,
+        )
+        new_sum = MemberScore.points_sum + statement.excluded.points_sum
+        new_count = MemberScore.evaluation_count + statement.excluded.evaluation_count
+        statement = statement.on_conflict_do_update(
+            index_elements=["period", "member_id"],
+            set_={
+                "evaluation_count": new_count,
+                "points_sum": new_sum,
+                "rank_score": (literal(prior.prior_points) + new_sum) / (literal(prior.weight) + new_count),
+                "reached_at": statement.excluded.reached_at,
+            },
+        )
+        session.execute(statement)
+
+
+def _ranking_query(period: str, prior: RankingPrior):  # type: ignore[no-untyped-def]
+    return (
+        select(MemberScore, Person.display_name)
+        .join(Person, Person.id == MemberScore.member_id)
+        .where(MemberScore.period == period, MemberScore.evaluation_count >= max(1, prior.min_evaluations))
+    )
+
+
+def top_members(session: Session, prior: RankingPrior, period: str, limit: int) -> list[RankingRow]:
+    """Read the top ``limit`` of a period from the totals index: best score, then earliest to reach it."""
+    statement = (
+        _ranking_query(period, prior)
+        .order_by(MemberScore.rank_score.desc(), MemberScore.reached_at, MemberScore.member_id)
+        .limit(limit)
+    )
+    return [
+        RankingRow(rank, row.member_id, UserText(name), round(row.rank_score / 100, 2), row.evaluation_count)
+        for rank, (row, name) in enumerate(session.execute(statement), start=1)
+    ]
+
+
+def _own_row(session: Session, prior: RankingPrior, period: str, member_id: int) -> RankingRow | None:
+    found = session.execute(_ranking_query(period, prior).where(MemberScore.member_id == member_id)).first()
+    if found is None:
+        return None
+    row, name = found
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(MemberScore)
+        .where(
+            MemberScore.period == period,
+            MemberScore.evaluation_count >= max(1, prior.min_evaluations),
+            or_(
+                MemberScore.rank_score > row.rank_score,
+                and_(MemberScore.rank_score == row.rank_score, MemberScore.reached_at < row.reached_at),
+                and_(
+                    MemberScore.rank_score == row.rank_score,
+                    MemberScore.reached_at == row.reached_at,
+                    MemberScore.member_id < row.member_id,
+                ),
+            ),
+        )
+    )
+    return RankingRow(
+        (ahead or 0) + 1, row.member_id, UserText(name), round(row.rank_score / 100, 2), row.evaluation_count
+    )
+
+
+def parse_period(text: str | None, now: datetime) -> str:
+    """Read ``all`` (the default), ``month`` (this Tokyo month) or a month such as ``2026-12`` / ``2026年12月``."""
+    value = normalize(text or "all").lower()
+    if value in ("all", "全期間", "通算"):
+        return ALL_TIME
+    if value in ("month", "今月"):
+        return month_period(now.astimezone(TOKYO))
+    for separator in ("-", "/", "年"):
+        year, _, month = value.removesuffix("月").partition(separator)
+        if year.isdigit() and month.isdigit() and len(year) == 4 and 1 <= int(month) <= 12:
+            return f"{int(year):04d}-{int(month):02d}"
+    raise UserError(
+        N_("{value} is not a ranking period. Use all, month or a month like 2026-12."), value=UserText(text or "")
+    )
+
+
+def show_ranking(
+    ctx: ServiceContext, actor: Actor, *, period: str | None = None, top: int | None = None
+) -> RankingTable:
+    """Return the top members of a period, and the actor's own row when the actor is a ranked member."""
+    size = top if top is not None else ctx.policy.ranking_size
+    if not 1 <= size <= ctx.policy.ranking_max_size:
+        raise UserError(
+            N_("The ranking size must be from 1 to {maximum}; you gave {value}."),
+            maximum=ctx.policy.ranking_max_size,
+            value=size,
+        )
+    key = parse_period(period, ctx.now())
+    prior = ctx.policy.ranking_prior
+
+    with ctx.transaction() as session:
+        rows = top_members(session, prior, key, size)
+        viewer = find_person(session, actor)
+        own = _own_row(session, prior, key, viewer.id) if viewer is not None else None
+        return RankingTable(period=key, rows=rows, own=own, prior=prior)
+
+
+def rebuild_rankings(session: Session, prior: RankingPrior) -> int:
+    """Recompute every total from the evaluations (after a prior change or to check the running totals)."""
+    session.execute(delete(MemberScore))
+    groups: list[tuple[str, object]] = [(ALL_TIME, literal(ALL_TIME)), ("", Evaluation.period)]
+    written = 0
+    for _, period_column in groups:
+        statement = (
+            select(
+                period_column.label("period"),  # type: ignore[attr-defined]
+                Evaluation.member_id,
+                func.count().label("count"),
+                func.sum(Evaluation.points).label("points"),
+                func.max(Evaluation.evaluated_at).label("reached_at"),
+            ).group_by(period_column, Evaluation.member_id)  # type: ignore[arg-type]
+        )
+        for period, member_id, count, points, reached_at in session.execute(statement):
+            session.add(
+                MemberScore(
+                    period=period,
+                    member_id=member_id,
+                    evaluation_count=count,
+                    points_sum=int(points),
+                    rank_score=prior.rank_points(int(points), count),
+                    reached_at=reached_at,
+                )
+            )
+            written += 1
+    session.flush()
+    return written

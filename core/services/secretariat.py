@@ -1,0 +1,68 @@
+"""Secretariat tools: membership (free / paid) and grades of members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.domain.enums import Membership
+from core.domain.errors import N_, UserError
+from core.domain.text import UserText, normalize
+from core.services.context import Actor, ServiceContext
+from core.services.lookup import load_member
+
+__all__ = ["MemberUpdated", "set_grade", "set_membership"]
+
+MEMBERSHIP_ALIASES = {
+    "free": Membership.FREE,
+    "無料": Membership.FREE,
+    "無料会員": Membership.FREE,
+    "paid": Membership.PAID,
+    "有料": Membership.PAID,
+    "有料会員": Membership.PAID,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUpdated:
+    member_id: int
+    member: UserText
+    membership: Membership
+    grade: int | None
+
+
+def _require_secretariat(ctx: ServiceContext, actor: Actor) -> None:
+    if not ctx.is_secretariat(actor):
+        raise UserError(N_("Only the secretariat can do this."))
+
+
+def set_membership(ctx: ServiceContext, actor: Actor, member_ref: str, membership: str) -> MemberUpdated:
+    _require_secretariat(ctx, actor)
+    value = MEMBERSHIP_ALIASES.get(normalize(membership).lower())
+    if value is None:
+        raise UserError(N_("{value} is not a membership. Choose free or paid."), value=UserText(membership))
+    with ctx.transaction() as session:
+        member = load_member(session, member_ref)
+        member.membership = value
+        return MemberUpdated(member.id, UserText(member.display_name), value, member.grade)
+
+
+def set_grade(ctx: ServiceContext, actor: Actor, member_ref: str, grade: int | None) -> MemberUpdated:
+    """Set a member's grade (None clears it); only paid members are graded."""
+    _require_secretariat(ctx, actor)
+    low, high = ctx.policy.min_grade, ctx.policy.max_grade
+    if grade is not None and not low <= grade <= high:
+        raise UserError(
+            N_("A grade must be a whole number from {low} to {high}; you gave {value}."),
+            low=low,
+            high=high,
+            value=grade,
+        )
+    with ctx.transaction() as session:
+        member = load_member(session, member_ref)
+        if grade is not None and member.membership != Membership.PAID:
+            raise UserError(
+                N_("{member} is a free member; only paid members are graded. Set the membership to paid first."),
+                member=UserText(member.display_name),
+            )
+        member.grade = grade
+        return MemberUpdated(member.id, UserText(member.display_name), Membership(member.membership or "free"), grade)

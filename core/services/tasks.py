@@ -1,0 +1,244 @@
+"""Tasks: creating one of the three menus, listing, showing and moving through the status lifecycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from core.domain.enums import TASK_TRANSITIONS, Eligibility, TaskMenu, TaskStatus, WorkType
+from core.domain.errors import N_, T_, UserError
+from core.domain.text import UserText, check_length, normalize, parse_deadline
+from core.services.context import Actor, ServiceContext
+from core.services.lookup import find_person, load_task, require_partner, require_task_owner
+from core.services.outbox import enqueue
+from core.services.views import TaskView, task_view
+from core.storage.models import Task
+
+__all__ = [
+    "NewTask",
+    "StatusChanged",
+    "change_task_status",
+    "create_task",
+    "list_tasks",
+    "parse_menu",
+    "parse_work_types",
+    "show_task",
+]
+
+TITLE_MAX = 100
+DESCRIPTION_MAX = 4000
+COPYRIGHT_MAX = 1000
+CAPACITY_MAX = 1000
+
+MENU_ALIASES: dict[str, TaskMenu] = {
+    "brainstorm": TaskMenu.BRAINSTORM, "ブレスト": TaskMenu.BRAINSTORM, "みんなでブレスト": TaskMenu.BRAINSTORM,
+    "practice": TaskMenu.PRACTICE, "実践": TaskMenu.PRACTICE, "おシゴト実践": TaskMenu.PRACTICE,
+    "おしごと実践": TaskMenu.PRACTICE,
+    "contest": TaskMenu.CONTEST, "ビジコン": TaskMenu.CONTEST, "燃えろビジコン": TaskMenu.CONTEST,
+}  # fmt: skip
+
+WORK_TYPE_ALIASES: dict[str, WorkType] = {
+    "research": WorkType.RESEARCH, "情報収集": WorkType.RESEARCH,
+    "analysis": WorkType.ANALYSIS, "情報分析": WorkType.ANALYSIS,
+    "ideas": WorkType.IDEAS, "考察・アイデア": WorkType.IDEAS, "考察": WorkType.IDEAS, "アイデア": WorkType.IDEAS,
+    "organizing": WorkType.ORGANIZING, "資料整理": WorkType.ORGANIZING,
+}  # fmt: skip
+
+ELIGIBILITY_ALIASES: dict[str, Eligibility] = {
+    "all": Eligibility.ALL, "全員": Eligibility.ALL,
+    "paid": Eligibility.PAID, "有料会員": Eligibility.PAID, "有料": Eligibility.PAID,
+    "grade": Eligibility.GRADE, "グレード": Eligibility.GRADE,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """What a partner types to open a task; every field is still raw text or a plain number."""
+
+    menu: str
+    title: str
+    deadline: str
+    description: str = ""
+    work_types: tuple[str, ...] = ()
+    eligibility: str = "all"
+    min_grade: int | None = None
+    capacity: int | None = None
+    copyright: str | None = None
+    rubric: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    task: TaskView
+    previous: TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TaskList:
+    tasks: list[TaskView] = field(default_factory=list)
+    include_closed: bool = False
+
+
+def parse_menu(text: str) -> TaskMenu:
+    menu = MENU_ALIASES.get(normalize(text).lower())
+    if menu is None:
+        raise UserError(
+            N_(
+                "{value} is not a task menu. Choose brainstorm (みんなでブレスト), practice (おシゴト実践) "
+                "or contest (燃えろビジコン)."
+            ),
+            value=UserText(text),
+        )
+    return menu
+
+
+def parse_work_types(values: tuple[str, ...]) -> tuple[WorkType, ...]:
+    parsed: list[WorkType] = []
+    for value in values:
+        work_type = WORK_TYPE_ALIASES.get(normalize(value).lower())
+        if work_type is None:
+            raise UserError(
+                N_(
+                    "{value} is not a work type. Choose one or more of research (情報収集), analysis (情報分析), "
+                    "ideas (考察・アイデア) and organizing (資料整理), separated by commas."
+                ),
+                value=UserText(value),
+            )
+        if work_type not in parsed:
+            parsed.append(work_type)
+    return tuple(parsed)
+
+
+def _parse_eligibility(ctx: ServiceContext, spec: NewTask) -> tuple[Eligibility, int | None]:
+    eligibility = ELIGIBILITY_ALIASES.get(normalize(spec.eligibility).lower())
+    if eligibility is None:
+        raise UserError(
+            N_("{value} is not an eligibility. Choose all, paid or grade (with min_grade=N)."),
+            value=UserText(spec.eligibility),
+        )
+    if eligibility != Eligibility.GRADE:
+        return eligibility, None
+    low, high = ctx.policy.min_grade, ctx.policy.max_grade
+    if spec.min_grade is None or not low <= spec.min_grade <= high:
+        raise UserError(
+            N_("A task for graded members needs min_grade= with a grade from {low} to {high}."), low=low, high=high
+        )
+    return eligibility, spec.min_grade
+
+
+def _check_menu_fields(spec: NewTask, menu: TaskMenu, work_types: tuple[WorkType, ...]) -> None:
+    if menu == TaskMenu.PRACTICE and not work_types:
+        raise UserError(N_("A practice task needs at least one work type: types=research,analysis,ideas,organizing."))
+    if menu != TaskMenu.PRACTICE and work_types:
+        raise UserError(N_("Work types apply to practice tasks only. Remove types= or use the practice menu."))
+    if menu == TaskMenu.CONTEST and not (spec.copyright and normalize(spec.copyright)):
+        raise UserError(N_('A contest must state who holds the copyright of entries: add copyright="...".'))
+    if menu != TaskMenu.CONTEST and spec.copyright:
+        raise UserError(
+            N_(
+                "Deliverables of brainstorms and practice tasks belong to the partner; copyright= "
+                "can be set for contests only."
+            )
+        )
+    if spec.capacity is not None and not 1 <= spec.capacity <= CAPACITY_MAX:
+        raise UserError(
+            N_("The capacity must be a whole number from 1 to {maximum}; you gave {value}."),
+            maximum=CAPACITY_MAX,
+            value=spec.capacity,
+        )
+
+
+def create_task(ctx: ServiceContext, actor: Actor, spec: NewTask) -> TaskView:
+    """Open a task for the partner acting; practice tasks and contests get a task channel."""
+    menu = parse_menu(spec.menu)
+    title = check_length(T_("title"), normalize(spec.title), TITLE_MAX)
+    description = check_length(T_("description"), spec.description.strip(), DESCRIPTION_MAX, minimum=0)
+    work_types = parse_work_types(spec.work_types)
+    eligibility, min_grade = _parse_eligibility(ctx, spec)
+    _check_menu_fields(spec, menu, work_types)
+    copyright_text = check_length(T_("copyright"), normalize(spec.copyright), COPYRIGHT_MAX) if spec.copyright else None
+    rubric_key = normalize(spec.rubric) if spec.rubric else ctx.policy.default_rubric
+    if rubric_key not in ctx.rubrics:
+        raise UserError(
+            N_("There is no rubric named {value}. Available: {allowed}."),
+            value=UserText(rubric_key),
+            allowed=", ".join(sorted(ctx.rubrics)),
+        )
+    now = ctx.now()
+    deadline = parse_deadline(spec.deadline, now=now)
+    if deadline <= now:
+        raise UserError(N_("The deadline {deadline} has already passed. Please give a future date."), deadline=deadline)
+
+    with ctx.transaction() as session:
+        partner = require_partner(session, actor)
+        task = Task(
+            partner_id=partner.id,
+            menu=menu,
+            title=title,
+            description=description,
+            work_types=[str(value) for value in work_types],
+            deadline=deadline,
+            capacity=spec.capacity,
+            participant_count=0,
+            eligibility=eligibility,
+            min_grade=min_grade,
+            status=TaskStatus.OPEN,
+            copyright=copyright_text,
+            rubric_key=rubric_key,
+            created_at=now,
+        )
+        session.add(task)
+        session.flush()
+
+        kind = "brainstorm.open" if menu == TaskMenu.BRAINSTORM else "task_channel.open"
+        enqueue(session, key=f"task:{task.id}:open", kind=kind, task_id=task.id)
+        if menu != TaskMenu.BRAINSTORM:
+            enqueue(session, key=f"task:{task.id}:announce", kind="task.announce", task_id=task.id)
+        return task_view(session, task, viewer_id=partner.id, secretariat=False)
+
+
+def list_tasks(ctx: ServiceContext, actor: Actor, *, include_closed: bool = False) -> TaskList:
+    with ctx.transaction() as session:
+        viewer = find_person(session, actor)
+        statement = select(Task).order_by(Task.deadline, Task.id)
+        if not include_closed:
+            statement = statement.where(Task.status == TaskStatus.OPEN)
+        else:
+            statement = statement.where(Task.status != TaskStatus.ARCHIVED)
+        tasks = [
+            task_view(session, task, viewer_id=viewer.id if viewer else None, secretariat=ctx.is_secretariat(actor))
+            for task in session.scalars(statement.limit(50))
+        ]
+        return TaskList(tasks=tasks, include_closed=include_closed)
+
+
+def show_task(ctx: ServiceContext, actor: Actor, task_id: int) -> TaskView:
+    with ctx.transaction() as session:
+        viewer = find_person(session, actor)
+        task = load_task(session, task_id)
+        return task_view(session, task, viewer_id=viewer.id if viewer else None, secretariat=ctx.is_secretariat(actor))
+
+
+def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: TaskStatus) -> StatusChanged:
+    """Move a task to ``target`` if the lifecycle allows it (open → closed → evaluated → archived)."""
+    with ctx.transaction() as session:
+        task = load_task(session, task_id, lock=True)
+        owner = require_task_owner(ctx, session, actor, task)
+        previous = TaskStatus(task.status)
+        allowed = TASK_TRANSITIONS[previous]
+        secretariat_archive = ctx.is_secretariat(actor) and target == TaskStatus.ARCHIVED and previous != target
+        if target not in allowed and not secretariat_archive:
+            raise UserError(
+                N_("Task T{task_id} is {status}, so it cannot become {target}. Allowed next: {allowed}."),
+                task_id=task.id,
+                status=T_(previous),
+                target=T_(target),
+                allowed=tuple(T_(status) for status in allowed),
+            )
+
+        task.status = target
+        if target == TaskStatus.ARCHIVED and task.menu != TaskMenu.BRAINSTORM:
+            enqueue(session, key=f"task:{task.id}:archive", kind="task_channel.archive", task_id=task.id)
+        view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
+        return StatusChanged(task=view, previous=previous)

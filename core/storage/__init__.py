@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, engine set-up, Alembic migrations and the unit of work."""

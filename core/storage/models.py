@@ -1,0 +1,247 @@
+"""SQLAlchemy 2 typed models of the service's tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Evaluation",
+    "Identity",
+    "MemberScore",
+    "OutboxMessage",
+    "Participation",
+    "ParticipationRequest",
+    "Person",
+    "Post",
+    "Submission",
+    "Task",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Person(Base):
+    """A registered partner or member. Secretariat staff are named in configuration instead."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    membership: Mapped[str | None] = mapped_column(String(8))
+    grade: Mapped[int | None]
+    name_display: Mapped[str | None] = mapped_column(String(32))
+    industry: Mapped[str | None] = mapped_column(String(64))
+    prefecture: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("role", "display_name", name="uq_people_role_display_name"),)
+
+
+class Identity(Base):
+    """A chat account (platform, workspace, user id) linked to a person."""
+
+    __tablename__ = "identities"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    menu: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    work_types: Mapped[list[Any]] = mapped_column(default=list)
+    deadline: Mapped[datetime]
+    capacity: Mapped[int | None]
+    participant_count: Mapped[int] = mapped_column(default=0)
+    eligibility: Mapped[str] = mapped_column(String(8))
+    min_grade: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    copyright: Mapped[str | None] = mapped_column(Text)
+    rubric_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Participation(Base):
+    __tablename__ = "participations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("task_id", "member_id", name="uq_participations_task_member"),)
+
+
+class Post(Base):
+    """A brainstorm post (an idea in the session's thread)."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    text: Mapped[str] = mapped_column(Text)
+    reactions: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Submission(Base):
+    """One version of a member's deliverable for a task; a resubmission adds a version."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text, default="")
+    links: Mapped[list[Any]] = mapped_column(default=list)
+    files: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("task_id", "member_id", "version", name="uq_submissions_task_member_version"),)
+
+
+class Evaluation(Base):
+    """The partner's current evaluation of a member's work on a task; a re-evaluation replaces it."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    rubric: Mapped[dict[str, Any]]
+    levels: Mapped[dict[str, Any]]
+    remarks: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    advice: Mapped[str] = mapped_column(Text, default="")
+    points: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(8))
+    evaluated_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(default=1)
+
+    __table_args__ = (UniqueConstraint("task_id", "member_id", name="uq_evaluations_task_member"),)
+
+
+class MemberScore(Base):
+    """Running ranking totals of one member in one period (``all`` or a Tokyo month ``2026-12``).
+
+    Scores are summed as integer points (hundredths of the 0–100 score) so that the totals equal a
+    from-scratch aggregate exactly. ``rank_score`` is the Bayesian average in points, and
+    ``reached_at`` is when the total last changed, the first tie-breaker.
+    """
+
+    __tablename__ = "member_scores"
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    evaluation_count: Mapped[int] = mapped_column(Integer)
+    points_sum: Mapped[int] = mapped_column(BigInteger)
+    rank_score: Mapped[float] = mapped_column(Float)
+    reached_at: Mapped[datetime]
+
+
+# Top-N reads walk this index in order instead of sorting every total of the period.
+Index(
+    "ix_member_scores_ranking",
+    MemberScore.period,
+    MemberScore.rank_score.desc(),
+    MemberScore.reached_at,
+    MemberScore.member_id,
+)
+
+
+class ParticipationRequest(Base):
+    __tablename__ = "participation_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    message: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """An effect to deliver after the change that caused it has committed."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(index=True)
