@@ -1,0 +1,59 @@
+"""Registration of members and partners on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain.enums import Membership, NameDisplay, Role
+from core.domain.errors import UserError
+from core.services import registration
+from core.services.context import ServiceContext
+from tests.conftest import actor
+
+
+def test_register_member_starts_free(any_ctx: ServiceContext) -> None:
+    profile = registration.register_member(any_ctx, actor("taro"), nickname="たろう", email="taro@example.com")
+
+    assert profile.role == Role.MEMBER
+    assert profile.membership == Membership.FREE
+    assert profile.display_name == "たろう"
+
+
+def test_register_twice_is_rejected(any_ctx: ServiceContext) -> None:
+    registration.register_member(any_ctx, actor("taro"), nickname="たろう")
+
+    with pytest.raises(UserError) as raised:
+        registration.register_member(any_ctx, actor("taro"), nickname="たろう2")
+
+    assert "already registered" in raised.value.key
+
+
+def test_register_nickname_normalised_and_unique(any_ctx: ServiceContext) -> None:
+    registration.register_member(any_ctx, actor("a"), nickname="ＴＡＲＯ１")
+
+    with pytest.raises(UserError) as raised:
+        registration.register_member(any_ctx, actor("b"), nickname="TARO1")
+
+    assert "already taken" in raised.value.key
+
+
+def test_register_partner_anonymous_needs_industry(any_ctx: ServiceContext) -> None:
+    with pytest.raises(UserError):
+        registration.register_partner(
+            any_ctx, actor("p"), company="株式会社テスト", display=NameDisplay.INDUSTRY_PREFECTURE
+        )
+
+    profile = registration.register_partner(
+        any_ctx, actor("p"), company="株式会社テスト", display=NameDisplay.INDUSTRY_PREFECTURE,
+        industry="E", prefecture="大阪",
+    )
+    assert profile.industry == "製造業"
+    assert profile.prefecture == "大阪府"
+
+
+def test_register_nickname_too_long_names_limit(any_ctx: ServiceContext) -> None:
+    with pytest.raises(UserError) as raised:
+        registration.register_member(any_ctx, actor("taro"), nickname="あ" * 31)
+
+    assert raised.value.values["maximum"] == 30
+    assert raised.value.values["length"] == 31
