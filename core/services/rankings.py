@@ -171,22 +171,19 @@ def show_ranking(
 def rebuild_rankings(session: Session, prior: RankingPrior) -> int:
     """Recompute every total from the evaluations (after a prior change or to check the running totals)."""
     session.execute(delete(MemberScore))
-    groups: list[tuple[str, object]] = [(ALL_TIME, literal(ALL_TIME)), ("", Evaluation.period)]
     written = 0
-    for _, period_column in groups:
-        statement = (
-            select(
-                period_column.label("period"),  # type: ignore[attr-defined]
-                Evaluation.member_id,
-                func.count().label("count"),
-                func.sum(Evaluation.points).label("points"),
-                func.max(Evaluation.evaluated_at).label("reached_at"),
-            ).group_by(period_column, Evaluation.member_id)  # type: ignore[arg-type]
-        )
-        for period, member_id, count, points, reached_at in session.execute(statement):
+    for period in (literal(ALL_TIME), Evaluation.period):
+        statement = select(
+            period.label("period"),
+            Evaluation.member_id,
+            func.count().label("count"),
+            func.sum(Evaluation.points).label("points"),
+            func.max(Evaluation.evaluated_at).label("reached_at"),
+        ).group_by(period, Evaluation.member_id)
+        for key, member_id, count, points, reached_at in session.execute(statement):
             session.add(
                 MemberScore(
-                    period=period,
+                    period=key,
                     member_id=member_id,
                     evaluation_count=count,
                     points_sum=int(points),

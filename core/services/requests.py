@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.domain.enums import RequestStatus, Role, TaskMenu
+from core.domain.enums import RequestStatus, Role, TaskMenu, TaskStatus
 from core.domain.errors import N_, T_, UserError
 from core.domain.text import TOKYO, UserText, check_length, normalize
 from core.services.context import Actor, ServiceContext
@@ -105,7 +105,7 @@ def send_request(ctx: ServiceContext, actor: Actor, member_ref: str, task_id: in
             raise UserError(
                 N_("Task T{task_id} belongs to another partner; only its partner can do this."), task_id=task.id
             )
-        if task.menu == TaskMenu.BRAINSTORM or task.status != "open" or task.deadline <= now:
+        if task.menu == TaskMenu.BRAINSTORM or task.status != TaskStatus.OPEN or task.deadline <= now:
             raise UserError(
                 N_(
                     "Participation requests can be sent for open practice tasks and contests only; "
