@@ -32,7 +32,8 @@ def _postgres_reason() -> str | None:
             connection.execute(text("SELECT 1"))
         engine.dispose()
     except OperationalError as error:
-        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(error.orig).__name__}); set SMARTER_TEST_POSTGRES_URL"
+        kind = type(error.orig).__name__
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({kind}); set SMARTER_TEST_POSTGRES_URL"
     return None
 
 
