@@ -8,6 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
 from adapters.console.repl import run_repl
 from adapters.console.session import ConsoleSession, SettableClock
 from adapters.console.transcript import TranscriptError, replay
@@ -90,8 +93,14 @@ def main(argv: list[str] | None = None) -> int:
                 written = rebuild_rankings(session, ctx.policy.ranking_prior)
             print(f"rebuilt {written} ranking totals")
         engine.dispose()
+    except ValidationError as error:
+        print(f"error: invalid setting: {error}", file=sys.stderr)
+        return 2
     except (RubricError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OperationalError as error:
+        print(f"error: cannot use the database: {error.orig}", file=sys.stderr)
         return 2
     return 0
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -24,7 +26,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///smarter-bot.db"
     default_locale: str = "ja"
-    secretariat: list[str] = Field(default_factory=list)
+    # From the environment as a comma-separated list: SMARTER_SECRETARIAT=slack:T01:U02,console:local:ops
+    secretariat: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rubrics_dir: Path = CONFIG_DIR / "rubrics"
     default_rubric: str = "business-planning"
     requests_per_partner_per_day: int = Field(default=10, ge=1)
@@ -35,6 +38,21 @@ class Settings(BaseSettings):
     ranking_size: int = Field(default=10, ge=1, le=200)
     min_grade: int = 1
     max_grade: int = 10
+
+    @field_validator("secretariat", mode="before")
+    @classmethod
+    def _split_accounts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("secretariat")
+    @classmethod
+    def _account_format(cls, value: list[str]) -> list[str]:
+        for account in value:
+            if account.count(":") != 2 or not all(account.split(":")):
+                raise ValueError(f"secretariat account {account!r} must be platform:workspace:user")
+        return value
 
     @field_validator("default_locale")
     @classmethod

@@ -11,7 +11,7 @@ from core.domain.rubric import load_rubrics
 from core.domain.scoring import RankingPrior
 from core.services.context import Clock, Policy, ServiceContext, SystemClock
 from core.storage.db import create_db_engine, create_session_factory, is_sqlite
-from core.storage.migrate import upgrade
+from core.storage.migrate import pending_revision, upgrade
 
 __all__ = ["build_context", "policy_from"]
 
@@ -41,6 +41,11 @@ def build_context(
     engine = engine or create_db_engine(settings.database_url)
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         upgrade(engine)
+    elif (head := pending_revision(engine)) is not None:
+        raise ValueError(
+            f"the database at {engine.url.render_as_string(hide_password=True)} is not at schema revision {head}; "
+            "run `smarter-bot db upgrade` first"
+        )
     rubrics = load_rubrics(settings.rubrics_dir)
     if settings.default_rubric not in rubrics:
         raise ValueError(

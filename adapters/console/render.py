@@ -6,14 +6,19 @@ import re
 
 from core.presentation.messages import Line, Message
 
-__all__ = ["render_line", "render_message"]
+__all__ = ["clean_text", "render_line", "render_message"]
 
 # Escape sequences or other control characters typed by a user could rewrite the operator's terminal.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def clean_text(text: str) -> str:
+    """Return ``text`` without control characters, for echoing what a user typed."""
+    return CONTROL.sub("", text)
+
+
 def render_line(line: Line) -> str:
-    return "".join(CONTROL.sub("", span.text) if span.user else span.text for span in line)
+    return "".join(clean_text(span.text) if span.user else span.text for span in line)
 
 
 def render_message(message: Message, *, indent: str = "  ") -> list[str]:

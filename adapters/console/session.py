@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from adapters.console.render import render_message
+from adapters.console.render import clean_text, render_message
 from core.commands.dispatch import CommandRunner, resolve_locale
 from core.domain.errors import N_, UserError
 from core.domain.text import TOKYO, normalize, parse_duration
@@ -102,7 +102,7 @@ class ConsoleSession:
     def say(self, text: str, *, user: str | None = None, place: str | None = None) -> None:
         """Handle one line typed by ``user`` in ``place``: a command, or a message in a channel or thread."""
         user, place = user or self.user, place or self.place
-        self.write(f"» {user} {place}: {text}")
+        self.write(clean_text(f"» {user} {place}: {text}"))
         if normalize(text).startswith("/"):
             self.show(self.runner.run(self.actor(user), text), user=user, place=place)
         else:
@@ -115,7 +115,7 @@ class ConsoleSession:
             return
         members = self.channels.get(place)
         if members is not None and user not in members:
-            loc = Localizer(self.ctx.policy.default_locale)
+            loc = Localizer(resolve_locale(self.ctx, self.actor(user)))
             error = UserError(
                 N_(
                     "Only the partner and the members who joined this task can talk in its task "
@@ -124,7 +124,7 @@ class ConsoleSession:
             )
             self.show([present_error(error, loc)], user=user, place=place)
             return
-        self.write(f"  [{place}] {user}: {text}")
+        self.write(clean_text(f"  [{place}] {user}: {text}"))
 
     def _brainstorm_post(self, text: str, user: str, place: str) -> None:
         actor = self.actor(user)
@@ -134,7 +134,7 @@ class ConsoleSession:
         except UserError as error:
             self.show([present_error(error, loc)], user=user, place=place)
             return
-        self.write(f"  [{place}] {user}: {text}")
+        self.write(clean_text(f"  [{place}] {user}: {text}"))
         logger.debug("brainstorm post %d recorded", result.post_id)
 
     # --- output ------------------------------------------------------------------------------
@@ -197,6 +197,10 @@ class ConsoleSession:
         place = f"#{delivery.channel_name}"
         self._post(place, delivery)
         self.write(f"  ✖ channel {place} archived")
+
+    def _on_task_deadline_changed(self, delivery: Delivery) -> None:
+        place = f"#{delivery.channel_name}" if delivery.channel_name else f"{BRAINSTORM}/T{delivery.task_id}"
+        self._post(place, delivery)
 
     def _on_brainstorm_open(self, delivery: Delivery) -> None:
         self._post(BRAINSTORM, delivery)

@@ -9,7 +9,7 @@ from typing import Any
 from core.commands.grammar import COMMANDS, CommandSpec
 from core.commands.parser import ParsedCommand, find_spec, parse, tokenize
 from core.domain.enums import NameDisplay, TaskStatus
-from core.domain.errors import N_, UserError
+from core.domain.errors import N_, T_, UserError
 from core.domain.text import UserText, normalize
 from core.presentation.i18n import Localizer
 from core.presentation.messages import Field, Message, Visibility
@@ -111,6 +111,7 @@ HANDLERS: dict[str, Handler] = {
         ctx, actor, include_closed=normalize(cmd.arguments.get("all", "")).lower() in ("all", "全部", "すべて")
     ),
     "task show": lambda ctx, actor, cmd: tasks.show_task(ctx, actor, _task(cmd)),
+    "task deadline": lambda ctx, actor, cmd: tasks.change_deadline(ctx, actor, _task(cmd), cmd.arguments["deadline"]),
     "task close": _status(TaskStatus.CLOSED),
     "task reopen": _status(TaskStatus.OPEN),
     "task finish": _status(TaskStatus.EVALUATED),
@@ -174,7 +175,9 @@ class CommandRunner:
             if command.spec.name == "lang":
                 locale = registration.set_locale(self.ctx, actor, command.arguments["language"])
                 loc = Localizer(locale)
-                return [Message(Visibility.EPHEMERAL, loc.locale, lines=(loc.line(N_("Replies are now in English.")),))]
+                language = T_("Japanese") if locale == "ja" else T_("English")
+                confirmation = loc.line(N_("Replies will now be in {language}."), language=language)
+                return [Message(Visibility.EPHEMERAL, loc.locale, lines=(confirmation,))]
             if command.spec.name == "rubric":
                 return [self.rubric(loc, command.arguments.get("rubric"))]
             result = HANDLERS[command.spec.name](self.ctx, actor, command)
@@ -184,18 +187,22 @@ class CommandRunner:
         return present(result, loc)
 
     def help(self, loc: Localizer, topic: str | None) -> Message:
-        """List every command, or explain one command with its arguments and options."""
+        """List every command, or the commands that start with ``topic``, or explain one command in full."""
         name = self.command_names[0]
+        specs = COMMANDS
         if topic:
-            spec, used = find_spec([token.text for token in tokenize(topic)])
-            if spec is None or used == 0:
+            words = [normalize(token.text).lower() for token in tokenize(topic)]
+            spec, used = find_spec(words)
+            if spec is not None and used == len(words):
+                return self._command_help(loc, spec)
+            specs = tuple(s for s in COMMANDS if list(s.words[: len(words)]) == words)
+            if not specs:
                 raise UserError(
                     N_("{value} is not a command. /smarter help lists the commands."), value=UserText(topic)
                 )
-            return self._command_help(loc, spec)
         lines = tuple(
             loc.line(N_("{usage} — {summary}"), usage=f"{name} {spec.usage()}", summary=loc(spec.summary))
-            for spec in COMMANDS
+            for spec in specs
         )
         return Message(
             Visibility.EPHEMERAL,

@@ -107,6 +107,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         arguments=(Argument("all", N_("write all to include closed tasks"), optional=True),),
     ),
     CommandSpec(("task", "show"), N_("Show one task."), arguments=(TASK,)),
+    CommandSpec(
+        ("task", "deadline"),
+        N_("Move the deadline of an open or closed task (its partner)."),
+        arguments=(TASK, Argument("deadline", N_("new deadline in Japan time, like 2026/12/31 18:00"), rest=True)),
+    ),
     CommandSpec(("task", "close"), N_("Close a task to new work (its partner)."), arguments=(TASK,)),
     CommandSpec(("task", "reopen"), N_("Open a closed task again (its partner)."), arguments=(TASK,)),
     CommandSpec(("task", "finish"), N_("Mark a closed task as evaluated (its partner)."), arguments=(TASK,)),

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.commands.grammar import COMMANDS, CommandSpec
-from core.domain.errors import N_, UserError
+from core.domain.errors import N_, Term, UserError
 from core.domain.text import UserText, normalize
 
 __all__ = ["ParsedCommand", "Token", "find_spec", "parse", "tokenize"]
 
 QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”"}
 SPACES = " \t\u3000"
-OPTION_KEY = re.compile(r"[^\W\d][\w.\-]*")
+# "・" (U+30FB) joins words in Japanese criterion names such as 根拠・データ, and is not a \w character.
+OPTION_KEY = re.compile(r"[^\W\d][\w.\-・]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,11 @@ class ParsedCommand:
 
 
 def tokenize(line: str) -> list[Token]:
-    """Split on spaces (U+3000 included) and keep quoted parts ("...", '...', “...”) together."""
+    """Split on spaces (U+3000 included) and keep quoted parts ("...", '...', “...”) together.
+
+    A quotation mark opens a quoted part only at the start of a token or right after ``=`` / ``＝``.
+    Elsewhere it is an ordinary character, so an apostrophe as in ``it's`` needs no closing mark.
+    """
     tokens: list[Token] = []
     index, length = 0, len(line)
     while index < length:
@@ -43,7 +48,7 @@ def tokenize(line: str) -> list[Token]:
         start, parts, quoted = index, [], False
         while index < length and line[index] not in SPACES:
             char = line[index]
-            if char in QUOTES:
+            if char in QUOTES and (index == start or line[index - 1] in "=＝"):
                 closing = line.find(QUOTES[char], index + 1)
                 if closing < 0:
                     raise UserError(
@@ -89,21 +94,20 @@ def parse(line: str, *, command_names: tuple[str, ...] = ("/smarter",)) -> Parse
         tokens = tokens[1:]
     if not tokens:
         tokens = [Token("help", 0, False)]
+
     spec, used = find_spec([token.text for token in tokens])
     if spec is None:
         raise UserError(
             N_("{value} is not a command. /smarter help lists the commands."), value=UserText(tokens[0].text)
         )
+
     parsed = ParsedCommand(spec)
-    rest = tokens[used:]
     arguments = list(spec.arguments)
-    while rest:
-        token = rest[0]
+    for token in tokens[used:]:
         if arguments and arguments[0].rest:
             parsed.arguments[arguments[0].name] = line[token.start :].strip()
             break
         option = _split_option(line, token)
-        rest = rest[1:]
         if option is not None:
             _add_option(parsed, *option)
         elif arguments:
@@ -114,13 +118,24 @@ def parse(line: str, *, command_names: tuple[str, ...] = ("/smarter",)) -> Parse
                 value=UserText(token.text),
                 usage=f"/smarter {spec.usage()}",
             )
-    missing = [a.name for a in arguments if not a.optional and a.name not in parsed.arguments]
-    missing += [o.name + "=" for o in spec.options if o.required and o.name not in parsed.options]
-    if missing:
-        raise UserError(
-            N_("{missing} is missing. Usage: {usage}"), missing=", ".join(missing), usage=f"/smarter {spec.usage()}"
-        )
+
+    _check_complete(parsed)
     return parsed
+
+
+def _check_complete(parsed: ParsedCommand) -> None:
+    """Raise for the first required argument or option that is missing, with its help and the usage."""
+    spec = parsed.spec
+    missing = [(f"<{a.name}>", a.help) for a in spec.arguments if not a.optional and a.name not in parsed.arguments]
+    missing += [(f"{o.name}=", o.help) for o in spec.options if o.required and o.name not in parsed.options]
+    if missing:
+        name, help_text = missing[0]
+        raise UserError(
+            N_("{missing} is missing: {help}. Usage: {usage}"),
+            missing=name,
+            help=Term(help_text),
+            usage=f"/smarter {spec.usage()}",
+        )
 
 
 def _split_option(line: str, token: Token) -> tuple[str, str] | None:

@@ -124,6 +124,9 @@ def _check(rubric: Rubric, source: str) -> None:
             raise RubricError(f"{source}: criterion {criterion.key!r} needs a positive weight")
         if len(criterion.levels) < 2:
             raise RubricError(f"{source}: criterion {criterion.key!r} needs at least two levels")
+        values = [level.value for level in criterion.levels]
+        if len(set(values)) != len(values):
+            raise RubricError(f"{source}: criterion {criterion.key!r} repeats a level value: {values}")
 
 
 def load_rubrics(directory: Path) -> dict[str, Rubric]:
@@ -131,7 +134,11 @@ def load_rubrics(directory: Path) -> dict[str, Rubric]:
     rubrics: dict[str, Rubric] = {}
     for path in sorted(directory.glob("*.toml")):
         with path.open("rb") as file:
-            rubric = Rubric.from_data(tomllib.load(file), source=str(path))
+            try:
+                data = tomllib.load(file)
+            except tomllib.TOMLDecodeError as error:
+                raise RubricError(f"{path}: invalid TOML: {error}") from error
+        rubric = Rubric.from_data(data, source=str(path))
         if rubric.key in rubrics:
             raise RubricError(f"{path}: rubric key {rubric.key!r} is already defined by another file")
         rubrics[rubric.key] = rubric

@@ -6,10 +6,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.domain.enums import TaskMenu
 from core.domain.errors import N_
 from core.domain.text import UserText
 from core.presentation.cards import task_card, task_title
@@ -151,6 +153,26 @@ def _channel_archive(ctx: ServiceContext, session: Session, item: OutboxItem) ->
     return Delivery(item.delivery_key, item.kind, task.id, task_channel_name(task.id, task.title), None, (note,))
 
 
+def _deadline_changed(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
+    task = session.get_one(Task, item.payload["task_id"])
+    loc = localizer(ctx.policy.default_locale)
+    note = Message(
+        Visibility.CHANNEL,
+        loc.locale,
+        lines=(
+            loc.line(
+                N_("The deadline of task T{task_id} has moved from {previous} to {deadline}."),
+                task_id=task.id,
+                previous=datetime.fromisoformat(item.payload["previous"]),
+                deadline=task.deadline,
+            ),
+        ),
+        kind="channel",
+    )
+    channel = task_channel_name(task.id, task.title) if task.menu != TaskMenu.BRAINSTORM else None
+    return Delivery(item.delivery_key, item.kind, task.id, channel, None, (note,))
+
+
 def _evaluation_result(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
     evaluation = session.get_one(Evaluation, item.payload["evaluation_id"])
     member = recipient(ctx, session, evaluation.member_id)
@@ -210,6 +232,7 @@ RENDERERS: dict[str, Renderer] = {
     "task_channel.archive": _channel_archive,
     "brainstorm.open": _brainstorm_open,
     "task.announce": _task_announce,
+    "task.deadline_changed": _deadline_changed,
     "evaluation.result": _evaluation_result,
     "request.sent": _request_sent,
     "request.answered": _request_answered,

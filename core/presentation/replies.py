@@ -8,7 +8,7 @@ from typing import Any
 from core.domain.enums import NameDisplay, RequestStatus, Role, TaskMenu
 from core.domain.errors import N_, T_, UserError
 from core.domain.scoring import ALL_TIME
-from core.presentation.cards import requester_line, task_card, task_title
+from core.presentation.cards import requester_line, task_card, task_fields, task_title
 from core.presentation.i18n import Localizer
 from core.presentation.messages import Action, Field, Line, Message, Visibility
 from core.services.brainstorms import Digest, PostRecorded
@@ -19,7 +19,7 @@ from core.services.registration import Profile
 from core.services.requests import RequestList, RequestView
 from core.services.secretariat import MemberUpdated
 from core.services.submissions import SubmissionList, Submitted
-from core.services.tasks import StatusChanged, TaskList
+from core.services.tasks import DeadlineChanged, StatusChanged, TaskList
 from core.services.views import TaskView
 
 __all__ = ["evaluation_lines", "present", "present_error", "ranking_line", "request_message"]
@@ -94,7 +94,7 @@ def _(result: TaskList, loc: Localizer) -> list[Message]:
         )
         for task in result.tasks
     ]
-    lines.append(loc.line(N_("/smarter task show T1 shows the details of task T1.")))
+    lines.append(loc.line(N_("/smarter task show T{task_id} shows the details of a task."), task_id=result.tasks[0].id))
     title = loc.line(N_("Tasks")) if result.include_closed else loc.line(N_("Open tasks"))
     return [_message(loc, title, *lines)]
 
@@ -111,8 +111,25 @@ def _(result: StatusChanged, loc: Localizer) -> list[Message]:
 
 
 @present.register
+def _(result: DeadlineChanged, loc: Localizer) -> list[Message]:
+    line = loc.line(
+        N_(
+            "The deadline of task T{task_id} is now {deadline} (it was {previous}). Participants are told in the "
+            "task channel."
+        ),
+        task_id=result.task.id,
+        deadline=result.task.deadline,
+        previous=result.previous,
+    )
+    return [_message(loc, None, line)]
+
+
+@present.register
 def _(result: Joined, loc: Localizer) -> list[Message]:
-    task = result.task
+    return [_joined_message(loc, result.task)]
+
+
+def _joined_message(loc: Localizer, task: TaskView) -> Message:
     lines = [
         loc.line(
             N_(
@@ -137,7 +154,7 @@ def _(result: Joined, loc: Localizer) -> list[Message]:
             deadline=task.deadline,
         )
     )
-    return [_message(loc, task_title(loc, task), *lines)]
+    return _message(loc, task_title(loc, task), *lines)
 
 
 @present.register
@@ -162,9 +179,9 @@ def _(result: PostRecorded, loc: Localizer) -> list[Message]:
 
 @present.register
 def _(result: Digest, loc: Localizer) -> list[Message]:
-    lines = [loc.line(N_("{count} posts from {authors} people."), count=len(result.posts), authors=result.authors)]
+    lines = [loc.line(N_("Posts: {count}, from {authors} people."), count=len(result.posts), authors=result.authors)]
     lines.extend(
-        loc.line(N_("{author}: {text} ({reactions} reactions)"), author=p.author, text=p.text, reactions=p.reactions)
+        loc.line(N_("{author}: {text} (reactions: {reactions})"), author=p.author, text=p.text, reactions=p.reactions)
         for p in result.posts
     )
     title = loc.line(N_("Digest of brainstorm T{task_id}: {title}"), task_id=result.task.id, title=result.task.title)
@@ -215,10 +232,11 @@ def _(result: SubmissionList, loc: Localizer) -> list[Message]:
     lines.append(
         loc.line(
             N_(
-                'Evaluate with /smarter evaluate T{task_id} <member> logic=3 ... advice="..."; '
-                "/smarter rubric shows the criteria."
+                'Evaluate with /smarter evaluate T{task_id} <member> <criterion>=<level> ... advice="..."; '
+                "/smarter rubric {rubric} shows the criteria and levels."
             ),
             task_id=result.task.id,
+            rubric=result.task.rubric_key,
         )
     )
     return [_message(loc, task_title(loc, result.task), *lines)]
@@ -264,7 +282,7 @@ def _(result: EvaluationView, loc: Localizer) -> list[Message]:
 
 def ranking_line(loc: Localizer, row: RankingRow) -> Line:
     return loc.line(
-        N_("{rank}. {nickname} (M{member_id}) — {score} points, {count} evaluations"),
+        N_("{rank}. {nickname} (M{member_id}) — {score} points, evaluations: {count}"),
         rank=row.rank,
         nickname=row.nickname,
         member_id=row.member_id,
@@ -287,7 +305,8 @@ def _(result: RankingTable, loc: Localizer) -> list[Message]:
         loc.line(
             N_(
                 "Score: Bayesian average of evaluation scores (0–100), counting {weight} extra "
-                "evaluations of {mean} points, so one lucky evaluation does not top the ranking."
+                "evaluations of {mean} points, so one lucky evaluation does not top the ranking. "
+                "On equal scores, whoever reached the score first ranks higher."
             ),
             weight=f"{result.prior.weight:g}",
             mean=f"{result.prior.mean:g}",
@@ -334,7 +353,15 @@ def request_message(loc: Localizer, request: RequestView, visibility: Visibility
         Action(loc(N_("Accept")), f"/smarter accept R{request.id}", "primary"),
         Action(loc(N_("Decline")), f"/smarter decline R{request.id}"),
     )
-    return Message(visibility, loc.locale, title=title, lines=tuple(lines), actions=actions, kind="request")
+    return Message(
+        visibility,
+        loc.locale,
+        title=title,
+        lines=tuple(lines),
+        fields=task_fields(loc, request.task),
+        actions=actions,
+        kind="request",
+    )
 
 
 @present.register
@@ -344,7 +371,7 @@ def _(result: RequestView, loc: Localizer) -> list[Message]:
             "Participation request R{request_id} to {member} for task T{task_id} was sent. "
             "The member is free to accept or decline."
         ),
-        RequestStatus.ACCEPTED: N_("You accepted request R{request_id} and joined task T{task_id}. Welcome!"),
+        RequestStatus.ACCEPTED: N_("You accepted request R{request_id}. Thank you!"),
         RequestStatus.DECLINED: N_(
             "You declined request R{request_id}. Thank you for answering; the partner has been told."
         ),
@@ -356,31 +383,46 @@ def _(result: RequestView, loc: Localizer) -> list[Message]:
         task_id=result.task.id,
         status=T_(result.status),
     )
+    if result.status == RequestStatus.ACCEPTED:
+        return [_message(loc, None, line), _joined_message(loc, result.task)]
     return [_message(loc, None, line)]
+
+
+def _request_row(loc: Localizer, request: RequestView) -> Line:
+    values = {
+        "request_id": request.id,
+        "task_id": request.task.id,
+        "title": request.task.title,
+        "member": request.member,
+        "status": T_(request.status),
+        "expires_at": request.expires_at,
+    }
+    if request.status == RequestStatus.PENDING:
+        return loc.line(
+            N_("R{request_id}: task T{task_id} {title}, {member}, {status}, answer by {expires_at}"), **values
+        )
+    return loc.line(N_("R{request_id}: task T{task_id} {title}, {member}, {status}"), **values)
 
 
 @present.register
 def _(result: RequestList, loc: Localizer) -> list[Message]:
     if not result.requests:
         return [_message(loc, None, loc.line(N_("There are no participation requests.")))]
-    lines = [
-        loc.line(
-            N_("R{request_id}: task T{task_id} {title}, {member}, {status}, answer by {expires_at}"),
-            request_id=r.id,
-            task_id=r.task.id,
-            title=r.task.title,
-            member=r.member,
-            status=T_(r.status),
-            expires_at=r.expires_at,
-        )
-        for r in result.requests
-    ]
+    lines = [_request_row(loc, request) for request in result.requests]
     title = loc.line(N_("Requests you sent")) if result.as_partner else loc.line(N_("Requests you received"))
     return [_message(loc, title, *lines)]
 
 
 @present.register
 def _(result: MemberUpdated, loc: Localizer) -> list[Message]:
+    if result.changed == "grade":
+        line = loc.line(
+            N_("The grade of {member} (M{member_id}) is now {grade}."),
+            member=result.member,
+            member_id=result.member_id,
+            grade=result.grade if result.grade is not None else T_("not set"),
+        )
+        return [_message(loc, None, line)]
     line = loc.line(
         N_("{member} (M{member_id}) is now a {membership} member, grade {grade}."),
         member=result.member,

@@ -17,6 +17,8 @@ TERMS = (
     T_("partner"), T_("member"), T_("free"), T_("paid"),
     # participation request statuses
     T_("pending"), T_("accepted"), T_("declined"), T_("expired"),
+    # placeholders for an empty value
+    T_("none"), T_("not set"),
     # field names used in length and format errors
     T_("nickname"), T_("company name"), T_("title"), T_("description"), T_("copyright"), T_("post"),
     T_("text"), T_("link"), T_("file"), T_("advice"), T_("remark"), T_("message"),

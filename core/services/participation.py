@@ -33,15 +33,15 @@ def check_open(ctx: ServiceContext, task: Task) -> None:
     """Raise unless the task is open and its deadline has not passed."""
     if task.status != TaskStatus.OPEN:
         raise UserError(
-            N_("Task T{task_id} is {status} and no longer takes part in new work."),
+            N_("Task T{task_id} is {status}, so it no longer accepts new participants or submissions."),
             task_id=task.id,
             status=T_(task.status),
         )
     if task.deadline <= ctx.now():
         raise UserError(
             N_(
-                "The deadline of task T{task_id} ({deadline}) has passed. Please ask the partner in the task "
-                "channel whether it can be extended."
+                "The deadline of task T{task_id} ({deadline}) has passed. If you need more time, please ask "
+                "the partner; the partner can extend it with /smarter task deadline."
             ),
             task_id=task.id,
             deadline=task.deadline,
@@ -50,7 +50,7 @@ def check_open(ctx: ServiceContext, task: Task) -> None:
 
 def check_eligible(task: Task, member: Person) -> None:
     """Raise unless the member's membership and grade meet the task's eligibility."""
-    if task.eligibility == Eligibility.PAID and member.membership != Membership.PAID:
+    if task.eligibility in (Eligibility.PAID, Eligibility.GRADE) and member.membership != Membership.PAID:
         raise UserError(
             N_(
                 "Task T{task_id} is open to paid members only, and your membership is free. "
@@ -66,7 +66,7 @@ def check_eligible(task: Task, member: Person) -> None:
             ),
             task_id=task.id,
             required=task.min_grade or 0,
-            grade=member.grade or 0,
+            grade=member.grade if member.grade is not None else T_("not set"),
         )
 
 
@@ -88,7 +88,10 @@ def _take_seat(session: Session, task: Task) -> None:
 
 
 def join_in_session(ctx: ServiceContext, session: Session, member: Person, task: Task) -> None:
-    """Add ``member`` to ``task`` inside the caller's transaction, checking every rule of joining."""
+    """Add ``member`` to ``task`` inside the caller's transaction, checking every rule of joining.
+
+    The caller loads ``task`` with ``lock=True``, so that concurrent joins by the same member are serialised.
+    """
     if task.menu == TaskMenu.BRAINSTORM:
         raise UserError(
             N_(
@@ -107,18 +110,19 @@ def join_in_session(ctx: ServiceContext, session: Session, member: Person, task:
 
     _take_seat(session, task)
     if existing is None:
-        session.add(
-            Participation(task_id=task.id, member_id=member.id, status=ParticipationStatus.JOINED, joined_at=ctx.now())
+        existing = Participation(
+            task_id=task.id, member_id=member.id, status=ParticipationStatus.JOINED, joined_at=ctx.now(), changes=1
         )
+        session.add(existing)
     else:
         existing.status = ParticipationStatus.JOINED
         existing.joined_at = ctx.now()
+        existing.changes += 1
     session.flush()
     session.refresh(task, ["participant_count"])
-    stamp = int(ctx.now().timestamp())
     enqueue(
         session,
-        key=f"task:{task.id}:invite:{member.id}:{stamp}",
+        key=f"task:{task.id}:invite:{member.id}:{existing.changes}",
         kind="task_channel.invite",
         task_id=task.id,
         person_id=member.id,
@@ -129,7 +133,9 @@ def join_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Joined:
     """Join a practice task or contest; the member is invited to its task channel."""
     with ctx.transaction() as session:
         member = require_member(session, actor)
-        task = load_task(session, task_id)
+        # The task row lock makes a second join by the same member wait and then see the first one's
+        # participation, instead of failing on the unique constraint.
+        task = load_task(session, task_id, lock=True)
 
         join_in_session(ctx, session, member, task)
         return Joined(task=task_view(session, task, viewer_id=member.id, secretariat=False))
@@ -139,7 +145,8 @@ def leave_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Left:
     """Leave a task; submissions already sent are kept, and the place is freed for someone else."""
     with ctx.transaction() as session:
         member = require_member(session, actor)
-        task = load_task(session, task_id)
+        # Locked for the same reason as in join_task: concurrent leaves must not free the place twice.
+        task = load_task(session, task_id, lock=True)
         participation = session.scalars(
             select(Participation).where(Participation.task_id == task.id, Participation.member_id == member.id)
         ).one_or_none()
@@ -153,6 +160,7 @@ def leave_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Left:
             )
 
         participation.status = ParticipationStatus.LEFT
+        participation.changes += 1
         session.execute(
             update(Task)
             .where(Task.id == task.id)
@@ -160,10 +168,9 @@ def leave_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Left:
             .execution_options(synchronize_session=False)
         )
         session.refresh(task, ["participant_count"])
-        stamp = int(ctx.now().timestamp())
         enqueue(
             session,
-            key=f"task:{task.id}:remove:{member.id}:{stamp}",
+            key=f"task:{task.id}:remove:{member.id}:{participation.changes}",
             kind="task_channel.remove",
             task_id=task.id,
             person_id=member.id,

@@ -66,7 +66,9 @@ def _profile(person: Person, *, new: bool = False) -> Profile:
 def match_prefecture(text: str) -> str:
     value = normalize(text)
     for prefecture in PREFECTURES:
-        if value in (prefecture, prefecture.rstrip("都府県")) and value:
+        # 東京 and 大阪 name 東京都 and 大阪府; 北海道 keeps its 道 because it is part of the name.
+        short = prefecture[:-1] if prefecture[-1] in "都府県" else prefecture
+        if value in (prefecture, short):
             return prefecture
     raise UserError(
         N_("{value} is not a prefecture. Write one of the 47 prefectures, for example 東京都 or 大阪府."),

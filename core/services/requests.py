@@ -85,8 +85,8 @@ def _check_daily_limit(ctx: ServiceContext, session: Session, partner: Person) -
     if (sent or 0) >= limit:
         raise UserError(
             N_(
-                "You have sent {limit} participation requests today, the daily maximum. "
-                "Please send more tomorrow (Japan time)."
+                "You have reached today's limit of {limit} participation requests. "
+                "Please send more tomorrow (the day changes at midnight Japan time)."
             ),
             limit=limit,
         )
@@ -108,8 +108,9 @@ def send_request(ctx: ServiceContext, actor: Actor, member_ref: str, task_id: in
         if task.menu == TaskMenu.BRAINSTORM or task.status != TaskStatus.OPEN or task.deadline <= now:
             raise UserError(
                 N_(
-                    "Participation requests can be sent for open practice tasks and contests only; "
-                    "T{task_id} is not one."
+                    "Participation requests can be sent only for practice tasks and contests that are open and "
+                    "before their deadline; T{task_id} is not one. /smarter task deadline T{task_id} <date> "
+                    "extends a deadline."
                 ),
                 task_id=task.id,
             )
@@ -187,7 +188,7 @@ def answer_request(ctx: ServiceContext, actor: Actor, request_id: int, *, accept
             )
 
         if accept:
-            join_in_session(ctx, session, person, load_task(session, request.task_id))
+            join_in_session(ctx, session, person, load_task(session, request.task_id, lock=True))
         request.status = RequestStatus.ACCEPTED if accept else RequestStatus.DECLINED
         request.responded_at = now
         enqueue(session, key=f"request:{request.id}:answered", kind="request.answered", request_id=request.id)

@@ -28,6 +28,7 @@ class MemberUpdated:
     member: UserText
     membership: Membership
     grade: int | None
+    changed: str  # "membership" or "grade"
 
 
 def _require_secretariat(ctx: ServiceContext, actor: Actor) -> None:
@@ -43,7 +44,7 @@ def set_membership(ctx: ServiceContext, actor: Actor, member_ref: str, membershi
     with ctx.transaction() as session:
         member = load_member(session, member_ref)
         member.membership = value
-        return MemberUpdated(member.id, UserText(member.display_name), value, member.grade)
+        return MemberUpdated(member.id, UserText(member.display_name), value, member.grade, "membership")
 
 
 def set_grade(ctx: ServiceContext, actor: Actor, member_ref: str, grade: int | None) -> MemberUpdated:
@@ -65,4 +66,6 @@ def set_grade(ctx: ServiceContext, actor: Actor, member_ref: str, grade: int | N
                 member=UserText(member.display_name),
             )
         member.grade = grade
-        return MemberUpdated(member.id, UserText(member.display_name), Membership(member.membership or "free"), grade)
+        return MemberUpdated(
+            member.id, UserText(member.display_name), Membership(member.membership or "free"), grade, "grade"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -16,8 +17,10 @@ from core.services.views import TaskView, task_view
 from core.storage.models import Task
 
 __all__ = [
+    "DeadlineChanged",
     "NewTask",
     "StatusChanged",
+    "change_deadline",
     "change_task_status",
     "create_task",
     "list_tasks",
@@ -72,6 +75,12 @@ class NewTask:
 class StatusChanged:
     task: TaskView
     previous: TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineChanged:
+    task: TaskView
+    previous: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +202,7 @@ def create_task(ctx: ServiceContext, actor: Actor, spec: NewTask) -> TaskView:
 
         kind = "brainstorm.open" if menu == TaskMenu.BRAINSTORM else "task_channel.open"
         enqueue(session, key=f"task:{task.id}:open", kind=kind, task_id=task.id)
-        if menu != TaskMenu.BRAINSTORM:
-            enqueue(session, key=f"task:{task.id}:announce", kind="task.announce", task_id=task.id)
+        enqueue(session, key=f"task:{task.id}:announce", kind="task.announce", task_id=task.id)
         return task_view(session, task, viewer_id=partner.id, secretariat=False)
 
 
@@ -203,7 +211,7 @@ def list_tasks(ctx: ServiceContext, actor: Actor, *, include_closed: bool = Fals
         viewer = find_person(session, actor)
         statement = select(Task).order_by(Task.deadline, Task.id)
         if not include_closed:
-            statement = statement.where(Task.status == TaskStatus.OPEN)
+            statement = statement.where(Task.status == TaskStatus.OPEN, Task.deadline > ctx.now())
         else:
             statement = statement.where(Task.status != TaskStatus.ARCHIVED)
         tasks = [
@@ -234,7 +242,7 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
                 task_id=task.id,
                 status=T_(previous),
                 target=T_(target),
-                allowed=tuple(T_(status) for status in allowed),
+                allowed=tuple(T_(status) for status in allowed) or T_("none"),
             )
 
         task.status = target
@@ -242,3 +250,35 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
             enqueue(session, key=f"task:{task.id}:archive", kind="task_channel.archive", task_id=task.id)
         view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
         return StatusChanged(task=view, previous=previous)
+
+
+def change_deadline(ctx: ServiceContext, actor: Actor, task_id: int, deadline: str) -> DeadlineChanged:
+    """Move the deadline of an open or closed task to a future time; participants are told in its channel."""
+    now = ctx.now()
+    new_deadline = parse_deadline(deadline, now=now)
+    if new_deadline <= now:
+        raise UserError(
+            N_("The deadline {deadline} has already passed. Please give a future date."), deadline=new_deadline
+        )
+    with ctx.transaction() as session:
+        task = load_task(session, task_id, lock=True)
+        owner = require_task_owner(ctx, session, actor, task)
+        if task.status not in (TaskStatus.OPEN, TaskStatus.CLOSED):
+            raise UserError(
+                N_("Task T{task_id} is {status}; its deadline can change only while it is open or closed."),
+                task_id=task.id,
+                status=T_(task.status),
+            )
+
+        previous = task.deadline
+        task.deadline = new_deadline
+        stamp = int(now.timestamp())
+        enqueue(
+            session,
+            key=f"task:{task.id}:deadline:{stamp}",
+            kind="task.deadline_changed",
+            task_id=task.id,
+            previous=previous.isoformat(),
+        )
+        view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
+        return DeadlineChanged(task=view, previous=previous)

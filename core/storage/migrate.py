@@ -7,9 +7,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["alembic_config", "upgrade"]
+__all__ = ["alembic_config", "pending_revision", "upgrade"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +30,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` to ``revision``."""
     logger.info("upgrading database %s to %s", engine.url.render_as_string(hide_password=True), revision)
     command.upgrade(alembic_config(engine), revision)
+
+
+def pending_revision(engine: Engine) -> str | None:
+    """Return the latest revision if the database behind ``engine`` is not at it yet, else None."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return head if current != head else None

@@ -134,6 +134,8 @@ class Participation(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     status: Mapped[str] = mapped_column(String(8))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Counts joins and leaves, so each one gets its own channel delivery key.
+    changes: Mapped[int] = mapped_column(default=1)
 
     __table_args__ = (UniqueConstraint("task_id", "member_id", name="uq_participations_task_member"),)
 

@@ -121,6 +121,7 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('joined_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('changes', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['people.id'], name=op.f('fk_participations_member_id_people')),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_participations_task_id_tasks')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participations')),

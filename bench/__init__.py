@@ -1,0 +1,1 @@
+"""Benchmarks of the ranking read and the evaluation write; docs/benchmarks.md records their results."""

@@ -1,0 +1,72 @@
+"""Benchmarks at a tiny size on SQLite and PostgreSQL: they run and their result checks pass.
+
+Timings at this size mean nothing, so nothing here asserts on them; docs/benchmarks.md records the
+full-size runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import evaluation_write, ranking_read
+from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, postgres_unavailable
+
+TINY = ["--members", "200", "--evaluations", "2000", "--repeat", "1", "--postgres-url", POSTGRES_URL]
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def require(backend: str) -> None:
+    """Skip a PostgreSQL case when the server is unreachable, or fail when CI requires PostgreSQL."""
+    if backend != "postgres":
+        return
+    reason = postgres_unavailable()
+    if reason is None:
+        return
+    if REQUIRE_POSTGRES:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def last_json_line(output: str) -> dict[str, object]:
+    return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ranking_read_tiny_identical(backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+    require(backend)
+
+    report = ranking_read.main([*TINY, "--backend", backend])
+
+    assert [result.backend for result in report.backends] == [backend]
+    (result,) = report.backends
+    assert len(result.periods) == 2
+    assert result.periods[0].period == "all"
+    assert result.periods[1].period != "all"
+    for period in result.periods:
+        assert period.identical, period.mismatch
+        assert period.product.count == 1
+        assert period.aggregate.count == 1
+    assert result.totals_rows > 0
+    assert any("ix_member_scores_ranking" in line for line in result.plans["top_members"])
+    summary = last_json_line(capsys.readouterr().out)
+    assert summary["benchmark"] == "ranking_read"
+    assert summary["identical"] is True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_evaluation_write_tiny_consistent(backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+    require(backend)
+
+    report = evaluation_write.main([*TINY, "--writes", "20", "--backend", backend])
+
+    assert [result.backend for result in report.backends] == [backend]
+    (result,) = report.backends
+    assert result.consistent, result.mismatch
+    assert set(result.timings) == set(evaluation_write.KINDS)
+    for kind, summary in result.timings.items():
+        assert summary.count == 20, kind
+    summary = last_json_line(capsys.readouterr().out)
+    assert summary["benchmark"] == "evaluation_write"
+    assert summary["consistent"] is True
