@@ -44,8 +44,12 @@ def test_register_partner_anonymous_needs_industry(any_ctx: ServiceContext) -> N
         )
 
     profile = registration.register_partner(
-        any_ctx, actor("p"), company="株式会社テスト", display=NameDisplay.INDUSTRY_PREFECTURE,
-        industry="E", prefecture="大阪",
+        any_ctx,
+        actor("p"),
+        company="株式会社テスト",
+        display=NameDisplay.INDUSTRY_PREFECTURE,
+        industry="E",
+        prefecture="大阪",
     )
     assert profile.industry == "製造業"
     assert profile.prefecture == "大阪府"
