@@ -16,7 +16,7 @@ from core.domain.errors import N_
 from core.domain.text import UserText
 from core.presentation.cards import task_card, task_title
 from core.presentation.i18n import Localizer, localizer
-from core.presentation.messages import Action, Message, Visibility
+from core.presentation.messages import Action, Line, Message, Visibility
 from core.presentation.replies import evaluation_lines, request_message
 from core.services.context import ServiceContext
 from core.services.evaluations import evaluation_view
@@ -73,24 +73,24 @@ def recipient(ctx: ServiceContext, session: Session, person_id: int) -> Recipien
 Renderer = Callable[[ServiceContext, Session, OutboxItem], Delivery]
 
 
+def _channel_note(loc: Localizer, line: Line) -> Message:
+    return Message(Visibility.CHANNEL, loc.locale, lines=(line,), kind="channel")
+
+
 def _channel_open(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
     task = session.get_one(Task, item.payload["task_id"])
     loc = localizer(ctx.policy.default_locale)
     view = task_view(session, task, viewer_id=None, secretariat=False)
     brief = task_card(loc, view, Visibility.CHANNEL, with_actions=False)
-    welcome = Message(
-        Visibility.CHANNEL,
-        loc.locale,
-        lines=(
-            loc.line(
-                N_(
-                    "This is the task channel of T{task_id}. Participants can ask the partner questions here, and the "
-                    "partner posts extra instructions."
-                ),
-                task_id=task.id,
+    welcome = _channel_note(
+        loc,
+        loc.line(
+            N_(
+                "This is the task channel of T{task_id}. Participants can ask the partner questions here, and the "
+                "partner posts extra instructions."
             ),
+            task_id=task.id,
         ),
-        kind="channel",
     )
     return Delivery(
         item.delivery_key,
@@ -106,15 +106,8 @@ def _brainstorm_open(ctx: ServiceContext, session: Session, item: OutboxItem) ->
     task = session.get_one(Task, item.payload["task_id"])
     loc = localizer(ctx.policy.default_locale)
     card = task_card(loc, task_view(session, task, viewer_id=None, secretariat=False), Visibility.CHANNEL)
-    hint = Message(
-        Visibility.CHANNEL,
-        loc.locale,
-        lines=(
-            loc.line(
-                N_("Post your ideas as replies in this thread; every reply is recorded for the partner."),
-            ),
-        ),
-        kind="channel",
+    hint = _channel_note(
+        loc, loc.line(N_("Post your ideas as replies in this thread; every reply is recorded for the partner."))
     )
     return Delivery(item.delivery_key, item.kind, task.id, None, None, (card, hint))
 
@@ -131,24 +124,16 @@ def _channel_member(ctx: ServiceContext, session: Session, item: OutboxItem) -> 
     member = recipient(ctx, session, item.payload["person_id"])
     loc = localizer(ctx.policy.default_locale)
     text = N_("{member} joined the task.") if item.kind == "task_channel.invite" else N_("{member} left the task.")
-    note = Message(
-        Visibility.CHANNEL, loc.locale, lines=(loc.line(text, member=UserText(member.name)),), kind="channel"
-    )
+    note = _channel_note(loc, loc.line(text, member=UserText(member.name)))
     return Delivery(item.delivery_key, item.kind, task.id, task_channel_name(task.id, task.title), member, (note,))
 
 
 def _channel_archive(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
     task = session.get_one(Task, item.payload["task_id"])
     loc = localizer(ctx.policy.default_locale)
-    note = Message(
-        Visibility.CHANNEL,
-        loc.locale,
-        lines=(
-            loc.line(
-                N_("Task T{task_id} is archived, so this channel is archived too. Thank you all."), task_id=task.id
-            ),
-        ),
-        kind="channel",
+    note = _channel_note(
+        loc,
+        loc.line(N_("Task T{task_id} is archived, so this channel is archived too. Thank you all."), task_id=task.id),
     )
     return Delivery(item.delivery_key, item.kind, task.id, task_channel_name(task.id, task.title), None, (note,))
 
@@ -156,18 +141,14 @@ def _channel_archive(ctx: ServiceContext, session: Session, item: OutboxItem) ->
 def _deadline_changed(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
     task = session.get_one(Task, item.payload["task_id"])
     loc = localizer(ctx.policy.default_locale)
-    note = Message(
-        Visibility.CHANNEL,
-        loc.locale,
-        lines=(
-            loc.line(
-                N_("The deadline of task T{task_id} has moved from {previous} to {deadline}."),
-                task_id=task.id,
-                previous=datetime.fromisoformat(item.payload["previous"]),
-                deadline=task.deadline,
-            ),
+    note = _channel_note(
+        loc,
+        loc.line(
+            N_("The deadline of task T{task_id} has moved from {previous} to {deadline}."),
+            task_id=task.id,
+            previous=datetime.fromisoformat(item.payload["previous"]),
+            deadline=task.deadline,
         ),
-        kind="channel",
     )
     channel = task_channel_name(task.id, task.title) if task.menu != TaskMenu.BRAINSTORM else None
     return Delivery(item.delivery_key, item.kind, task.id, channel, None, (note,))

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from core.domain.enums import TaskMenu, TaskStatus
 from core.domain.errors import N_, T_, UserError
-from core.domain.rubric import Rubric
+from core.domain.rubric import Criterion, Rubric
 from core.domain.scoring import ALL_TIME, month_period, to_points
 from core.domain.text import TOKYO, UserText, check_length, normalize
 from core.services.context import Actor, ServiceContext
-from core.services.lookup import load_member, load_task, require_member, require_partner
+from core.services.lookup import check_own_task, load_member, load_task, require_member, require_partner
 from core.services.outbox import enqueue
 from core.services.rankings import add_contribution
 from core.services.views import TaskView, task_view
@@ -53,17 +53,22 @@ class EvaluationView:
     evaluated_at: datetime
 
 
+def _criterion(rubric: Rubric, name: str) -> Criterion:
+    criterion = rubric.criterion(normalize(name))
+    if criterion is None:
+        raise UserError(
+            N_("{value} is not a criterion of rubric {rubric}. Criteria: {allowed}."),
+            value=UserText(name),
+            rubric=rubric.key,
+            allowed=", ".join(c.key for c in rubric.criteria),
+        )
+    return criterion
+
+
 def _parse_levels(rubric: Rubric, levels: dict[str, str]) -> dict[str, int]:
     parsed: dict[str, int] = {}
     for name, raw in levels.items():
-        criterion = rubric.criterion(normalize(name))
-        if criterion is None:
-            raise UserError(
-                N_("{value} is not a criterion of rubric {rubric}. Criteria: {allowed}."),
-                value=UserText(name),
-                rubric=rubric.key,
-                allowed=", ".join(c.key for c in rubric.criteria),
-            )
+        criterion = _criterion(rubric, name)
         text = normalize(raw)
         allowed = sorted(level.value for level in criterion.levels)
         if not text.isdigit() or int(text) not in allowed:
@@ -87,23 +92,13 @@ def _parse_levels(rubric: Rubric, levels: dict[str, str]) -> dict[str, int]:
 def _parse_remarks(rubric: Rubric, remarks: dict[str, str]) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for name, text in remarks.items():
-        criterion = rubric.criterion(normalize(name))
-        if criterion is None:
-            raise UserError(
-                N_("{value} is not a criterion of rubric {rubric}. Criteria: {allowed}."),
-                value=UserText(name),
-                rubric=rubric.key,
-                allowed=", ".join(c.key for c in rubric.criteria),
-            )
+        criterion = _criterion(rubric, name)
         parsed[criterion.key] = check_length(T_("remark"), text.strip(), REMARK_MAX)
     return parsed
 
 
 def _check_evaluable(session: Session, partner: Person, task: Task) -> None:
-    if task.partner_id != partner.id:
-        raise UserError(
-            N_("Task T{task_id} belongs to another partner; only its partner can do this."), task_id=task.id
-        )
+    check_own_task(partner, task)
     if task.menu == TaskMenu.BRAINSTORM:
         raise UserError(
             N_("Brainstorm T{task_id} has no submissions to evaluate; /smarter digest T{task_id} shows its posts."),

@@ -14,6 +14,7 @@ from core.services.context import Actor, ServiceContext
 from core.storage.models import Identity, Person, Task
 
 __all__ = [
+    "check_own_task",
     "find_person",
     "load_member",
     "load_task",
@@ -21,6 +22,7 @@ __all__ = [
     "require_member",
     "require_partner",
     "require_person",
+    "require_task_owner",
 ]
 
 
@@ -107,8 +109,13 @@ def require_task_owner(ctx: ServiceContext, session: Session, actor: Actor, task
     if ctx.is_secretariat(actor):
         return find_person(session, actor)
     person = require_partner(session, actor)
-    if person.id != task.partner_id:
+    check_own_task(person, task)
+    return person
+
+
+def check_own_task(partner: Person, task: Task) -> None:
+    """Raise unless ``partner`` posted ``task``."""
+    if partner.id != task.partner_id:
         raise UserError(
             N_("Task T{task_id} belongs to another partner; only its partner can do this."), task_id=task.id
         )
-    return person

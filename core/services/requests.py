@@ -13,7 +13,7 @@ from core.domain.enums import RequestStatus, Role, TaskMenu, TaskStatus
 from core.domain.errors import N_, T_, UserError
 from core.domain.text import TOKYO, UserText, check_length, normalize
 from core.services.context import Actor, ServiceContext
-from core.services.lookup import load_member, load_task, require_partner, require_person
+from core.services.lookup import check_own_task, load_member, load_task, require_partner, require_person
 from core.services.outbox import enqueue
 from core.services.participation import join_in_session
 from core.services.views import TaskView, task_view
@@ -101,10 +101,7 @@ def send_request(ctx: ServiceContext, actor: Actor, member_ref: str, task_id: in
         # Lock the partner's row so that concurrent requests count against the daily limit one at a time.
         session.scalars(select(Person.id).where(Person.id == partner.id).with_for_update()).one()
         task = load_task(session, task_id)
-        if task.partner_id != partner.id:
-            raise UserError(
-                N_("Task T{task_id} belongs to another partner; only its partner can do this."), task_id=task.id
-            )
+        check_own_task(partner, task)
         if task.menu == TaskMenu.BRAINSTORM or task.status != TaskStatus.OPEN or task.deadline <= now:
             raise UserError(
                 N_(
