@@ -65,7 +65,6 @@ TASKS_PER_PARTNER = 25
 MIN_TASKS = 50
 INACTIVE_MEMBER_SHARE = 0.1  # registered members who never had an evaluation
 SQLITE_BATCH_ROWS = 50_000
-SQLITE_LOAD_CACHE_KIB = 512 * 1024
 BUSINESS_PLANNING_SHARE = 0.7  # the other tasks use the quick-feedback rubric
 
 ADVICE = (
@@ -131,7 +130,7 @@ def json_text(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TableRows:
-    """Rows of one table, in column order; JSON columns hold serialized text, datetimes are aware UTC."""
+    """Rows of one table in column order. JSON columns contain serialized text, and datetimes are aware UTC."""
 
     table: str
     columns: tuple[str, ...]
@@ -140,7 +139,7 @@ class TableRows:
 
 @dataclass(frozen=True, slots=True)
 class DataSet:
-    """A generated data set; ``tables`` are in foreign-key order, ready for ``load``."""
+    """A generated data set whose ``tables`` are in foreign-key order, ready for ``load``."""
 
     tables: tuple[TableRows, ...]
     partner_ids: range
@@ -172,7 +171,7 @@ def fresh_database(backend: str, postgres_url: str = DEFAULT_POSTGRES_URL) -> It
                 engine.dispose()
         return
     if backend != "postgres":
-        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        raise ValueError(f"invalid backend {backend!r}, expected one of {', '.join(BACKENDS)}")
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(postgres_url)
@@ -190,8 +189,8 @@ def fresh_database(backend: str, postgres_url: str = DEFAULT_POSTGRES_URL) -> It
 
 
 def _member_evaluation_counts(rng: random.Random, members: int, evaluations: int, task_count: int) -> list[int]:
-    """Spread ``evaluations`` over members: a tenth get none, the rest follow a log-normal activity,
-    and nobody gets more than one evaluation per task."""
+    """Spread ``evaluations`` over members: about a tenth get none, the rest follow a log-normal activity,
+    and no member gets more than one evaluation per task."""
     weights = [0.0 if rng.random() < INACTIVE_MEMBER_SHARE else rng.lognormvariate(0, 1) for _ in range(members)]
     active = [index for index, weight in enumerate(weights) if weight > 0]
     if len(active) * task_count < evaluations:
@@ -200,7 +199,7 @@ def _member_evaluation_counts(rng: random.Random, members: int, evaluations: int
     total = sum(weights)
     counts = [min(task_count, int(evaluations * weight / total)) for weight in weights]
 
-    # Rounding down and the per-task cap leave a remainder; hand it out one evaluation at a time.
+    # Rounding down and the per-task cap leave a remainder, which is handed out one evaluation at a time.
     missing = evaluations - sum(counts)
     while missing > 0:
         index = rng.choice(active)
@@ -280,7 +279,7 @@ def generate(members: int, evaluations: int, *, seed: int = 20260101) -> DataSet
         for person_id in member_ids
     ]
 
-    # Each task: partner, rubric and deadline; its evaluations come after the deadline.
+    # Each task has a partner, a rubric and a deadline, and its evaluations come after the deadline.
     deadline_range = int((SPAN_END - SPAN_START - EVALUATION_WINDOW).total_seconds())
     task_partner = [partner_ids[index % partner_count] for index in range(task_count)]
     task_rubric = [
@@ -400,10 +399,6 @@ def _insert_sqlite(engine: Engine, rows: TableRows) -> None:
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        # A larger page cache keeps the indexes that random ids touch in memory during the load. The
-        # pooled connection gets its own setting back afterwards, so the timed reads use the default.
-        cache_size = cursor.execute("PRAGMA cache_size").fetchone()[0]
-        cursor.execute(f"PRAGMA cache_size = -{SQLITE_LOAD_CACHE_KIB}")
         # The engine puts pysqlite in autocommit mode, so the batches need an explicit transaction.
         cursor.execute("BEGIN")
         for start in range(0, len(rows.rows), SQLITE_BATCH_ROWS):
@@ -418,7 +413,6 @@ def _insert_sqlite(engine: Engine, rows: TableRows) -> None:
                 batch = converted
             cursor.executemany(statement, batch)
         cursor.execute("COMMIT")
-        cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
         cursor.close()
     finally:
         raw.close()
@@ -459,7 +453,7 @@ def _finish_postgres_load(engine: Engine, tables: Sequence[TableRows]) -> None:
                     ),
                     {"table": rows.table},
                 )
-    # NOTE: autovacuum does the same some time after a bulk load; running it here makes the plans
+    # NOTE: autovacuum does the same some time after a bulk load. Running it here makes the plans
     # the same on every run instead of depending on when autovacuum last ran.
     names = ", ".join(dict.fromkeys(rows.table for rows in tables))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -467,8 +461,10 @@ def _finish_postgres_load(engine: Engine, tables: Sequence[TableRows]) -> None:
 
 
 def load(engine: Engine, data: DataSet, extra: Sequence[TableRows] = ()) -> None:
-    """Insert every table of ``data``, then the ``extra`` rows; on PostgreSQL also advance the id
-    sequences and run VACUUM ANALYZE on the loaded tables."""
+    """Insert every table of ``data``, then the ``extra`` rows.
+
+    On PostgreSQL, also advance the id sequences and run VACUUM ANALYZE on the loaded tables.
+    """
     tables = (*data.tables, *extra)
     for rows in tables:
         insert_rows(engine, rows)

@@ -268,7 +268,7 @@ def run_writes(
     functions: dict[str, Callable[[Write], object]], planned: dict[str, list[Write]], writes: int, repeat: int
 ) -> dict[str, list[float]]:
     """Run the untimed warm-up writes, then ``repeat`` rounds that each time an equal share of every
-    kind's writes; the kind that goes first rotates from round to round."""
+    kind's writes. The kind that goes first rotates from round to round."""
     for kind in KINDS:
         with _kind_context(kind):
             for write in planned[kind][:WARM_UP_WRITES]:

@@ -147,9 +147,9 @@ def compare(session: Session, period: str, product: list[RankingRow], aggregate:
     expected = _as_ranking_rows(aggregate)
     if len(product) != len(expected):
         return f"the product returned {len(product)} rows, the aggregate {len(expected)}"
-    for got, wanted in zip(product, expected, strict=True):
-        if got != wanted:
-            return f"rank {wanted.rank}: product {got}, aggregate {wanted}"
+    for actual_row, expected_row in zip(product, expected, strict=True):
+        if actual_row != expected_row:
+            return f"rank {expected_row.rank}: product {actual_row}, aggregate {expected_row}"
 
     stored = {
         score.member_id: score
@@ -163,11 +163,11 @@ def compare(session: Session, period: str, product: list[RankingRow], aggregate:
         score = stored.get(row.member_id)
         if score is None:
             return f"member {row.member_id} has no stored total for {period}"
-        got_values = (score.evaluation_count, score.points_sum, score.rank_score, score.reached_at)
-        wanted_values = (row.evaluation_count, row.points_sum, row.rank_score, row.reached_at)
-        if got_values != wanted_values:
+        stored_values = (score.evaluation_count, score.points_sum, score.rank_score, score.reached_at)
+        expected_values = (row.evaluation_count, row.points_sum, row.rank_score, row.reached_at)
+        if stored_values != expected_values:
             fields = "(count, points, score, reached_at)"
-            return f"member {row.member_id}: stored {fields} {got_values}, aggregate {wanted_values}"
+            return f"member {row.member_id}: stored {fields} {stored_values}, aggregate {expected_values}"
     return None
 
 

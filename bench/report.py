@@ -30,7 +30,7 @@ class Summary:
         if not seconds:
             raise ValueError("no timings to summarize")
         milliseconds = sorted(value * 1000 for value in seconds)
-        # statistics.quantiles needs two values; with one, every statistic is that value.
+        # statistics.quantiles needs at least two values, so a single timing is its own 95th percentile.
         p95 = (
             statistics.quantiles(milliseconds, n=20, method="inclusive")[-1]
             if len(milliseconds) > 1

@@ -1,6 +1,6 @@
 """Benchmarks at a tiny size on SQLite and PostgreSQL: they run and their result checks pass.
 
-Timings at this size mean nothing, so nothing here asserts on them; docs/benchmarks.md records the
+Timings at this size mean nothing, so no test asserts on them. docs/benchmarks.md records the
 full-size runs.
 """
 

@@ -411,7 +411,8 @@ def test_walkthrough_request_is_not_binding(walkthrough: Replay) -> None:
     assert f"✚ hana invited to {SECOND_CHANNEL}" in accepted.events
 
     with database(walkthrough) as session:
-        statuses = dict(session.execute(select(ParticipationRequest.id, ParticipationRequest.status)).tuples().all())
+        rows = session.execute(select(ParticipationRequest.id, ParticipationRequest.status)).all()
+        statuses = {request_id: status for request_id, status in rows}
     assert statuses == {1: "declined", 2: "accepted"}
 
 
