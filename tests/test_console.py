@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from adapters.console.session import ConsoleError, ConsoleSession, SettableClock
+from adapters.console.session import ConsoleError, ConsoleSession, SettableClock, is_directive
+from adapters.console.transcript import TranscriptError, replay
 from bots.cli import main
 from core.domain.text import TOKYO
 from core.services.context import ServiceContext
@@ -69,8 +70,10 @@ def test_directive_clock_sets_japan_time(console: ConsoleSession, clock: Settabl
 
 
 def test_directive_clock_invalid(console: ConsoleSession) -> None:
-    with pytest.raises(ConsoleError, match="'next week'"):
+    with pytest.raises(ConsoleError) as raised:
         console.directive(":clock next week")
+
+    assert raised.value.values["value"] == "next week"
 
 
 def test_directive_advance_moves_clock(console: ConsoleSession, clock: SettableClock, output: list[str]) -> None:
@@ -81,8 +84,10 @@ def test_directive_advance_moves_clock(console: ConsoleSession, clock: SettableC
 
 
 def test_directive_advance_invalid(console: ConsoleSession, clock: SettableClock) -> None:
-    with pytest.raises(ConsoleError, match="'soon'"):
+    with pytest.raises(ConsoleError) as raised:
         console.directive(":advance soon")
+
+    assert raised.value.values["value"] == "soon"
 
     assert clock.now() == datetime(2026, 12, 1, 10, 0, tzinfo=TOKYO)
 
@@ -96,10 +101,32 @@ def test_directive_who(console: ConsoleSession, output: list[str]) -> None:
     assert output == ["hanako #lounge 2026-12-01 10:00 JST"]
 
 
-@pytest.mark.parametrize("text", [":dance", ":as", ":in  ", ":clock"])
-def test_directive_unknown_or_incomplete(console: ConsoleSession, text: str) -> None:
-    with pytest.raises(ConsoleError, match="unknown console directive"):
+def test_directive_unknown(console: ConsoleSession) -> None:
+    with pytest.raises(ConsoleError) as raised:
+        console.directive(":dance")
+
+    assert "not a console directive" in raised.value.key
+
+
+@pytest.mark.parametrize("text", [":as", ":in  ", ":clock", ":advance"])
+def test_directive_missing_value(console: ConsoleSession, text: str) -> None:
+    with pytest.raises(ConsoleError) as raised:
         console.directive(text)
+
+    assert raised.value.values["directive"] == text[1:].strip()
+
+
+def test_directive_advance_overflow(console: ConsoleSession, clock: SettableClock) -> None:
+    with pytest.raises(ConsoleError) as raised:
+        console.directive(":advance 999999w")
+
+    assert "9999" in raised.value.key
+    assert clock.now() == datetime(2026, 12, 1, 10, 0, tzinfo=TOKYO)
+
+
+@pytest.mark.parametrize(("text", "expected"), [(":as taro", True), (":who", True), (":-)", False), (":)", False)])
+def test_is_directive(text: str, expected: bool) -> None:
+    assert is_directive(text) is expected
 
 
 def test_command_prints_ephemeral_block(console: ConsoleSession, output: list[str]) -> None:
@@ -225,3 +252,26 @@ def test_cli_missing_transcript(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
     assert code == 2
     assert "missing.txt" in capsys.readouterr().err
+
+
+def test_transcript_quit_ends_replay(tmp_path: Path, console: ConsoleSession, output: list[str]) -> None:
+    script = tmp_path / "quit.txt"
+    script.write_text(":who\n:quit\nthis line is not a transcript line\n", encoding="utf-8")
+
+    replay(console, script)
+
+    assert output == ["guest #general 2026-12-01 10:00 JST"]
+
+
+def test_transcript_invalid_utf8_names_line(tmp_path: Path, console: ConsoleSession) -> None:
+    script = tmp_path / "bytes.txt"
+    script.write_bytes(b":who\n\xff\xfe\n")
+
+    with pytest.raises(TranscriptError, match=r"bytes.txt:2: not valid UTF-8"):
+        replay(console, script)
+
+
+def test_cli_invalid_database_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--script", "/dev/null", "--database", "mysql://x@localhost/db"]) == 2
+
+    assert "unsupported database" in capsys.readouterr().err

@@ -218,3 +218,10 @@ def test_show_evaluation_before_evaluation(any_ctx: ServiceContext, task_id: int
         evaluations.show_evaluation(any_ctx, actor("taro"), task_id)
 
     assert "not been evaluated" in raised.value.key
+
+
+def test_evaluate_criterion_twice_rejected(any_ctx: ServiceContext, task_id: int) -> None:
+    error = evaluate_error(any_ctx, task_id, {**ALL_MAX, "論理性": "2"})
+
+    assert error.values["criterion"] == "logic"
+    assert_nothing_written(any_ctx)

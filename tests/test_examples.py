@@ -64,6 +64,11 @@ DEADLINE_PASSED = (
     "the partner; the partner can extend it with /smarter task deadline."
 )
 ANONYMOUS_REQUESTER = "A company in {industry}, {prefecture}"
+# Console notes that stand in for the platform's own events (channel created, member invited).
+CHANNEL_CREATED = "✚ channel {channel} created; {user} invited"
+INVITED = "✚ {user} invited to {channel}"
+CHANNEL_ARCHIVED = "✖ channel {channel} archived"
+THREAD_OPENED = "✚ thread {thread} opened"
 OPEN_TASKS_TITLE = "Open tasks"
 
 INPUT = re.compile(r"^» (?P<user>\S+) (?P<place>\S+): (?P<text>.*)$")
@@ -301,7 +306,7 @@ def test_walkthrough_free_member_join_rejected(walkthrough: Replay) -> None:
 
     joined = walkthrough.find("hana", "/smarter join Ｔ１")[0]
     assert not reply(joined).error
-    assert f"✚ hana invited to {CHANNEL}" in joined.events
+    assert catalog_line(INVITED, user="hana", channel=CHANNEL) in joined.events
 
 
 def test_walkthrough_input_mistakes_rejected(walkthrough: Replay) -> None:
@@ -325,9 +330,9 @@ def test_walkthrough_input_mistakes_rejected(walkthrough: Replay) -> None:
 
 def test_walkthrough_channel_created_and_members_invited(walkthrough: Replay) -> None:
     events = walkthrough.events
-    assert f"✚ channel {CHANNEL} created; sato invited" in events
+    assert catalog_line(CHANNEL_CREATED, channel=CHANNEL, user="sato") in events
     for user in ("hana", "kenta", "yui"):
-        assert f"✚ {user} invited to {CHANNEL}" in events
+        assert catalog_line(INVITED, user=user, channel=CHANNEL) in events
 
     question = walkthrough.find_prefix("hana", "観察する店舗は")[0]
     answer = walkthrough.find_prefix("sato", "静岡市内で構いません")[0]
@@ -408,7 +413,7 @@ def test_walkthrough_request_is_not_binding(walkthrough: Replay) -> None:
     accepted = walkthrough.find("hana", "/smarter accept R2")[0]
     assert [block.audience for block in declined.blocks] == ["kenta only", "DM sato"]
     assert "DM sato" in [block.audience for block in accepted.blocks]
-    assert f"✚ hana invited to {SECOND_CHANNEL}" in accepted.events
+    assert catalog_line(INVITED, user="hana", channel=SECOND_CHANNEL) in accepted.events
 
     with database(walkthrough) as session:
         rows = session.execute(select(ParticipationRequest.id, ParticipationRequest.status)).all()
@@ -428,7 +433,7 @@ def test_walkthrough_language_switch(walkthrough: Replay) -> None:
 
 def test_walkthrough_task_archived_with_channel(walkthrough: Replay) -> None:
     archive = walkthrough.find("sato", "/smarter task archive T1")[0]
-    assert f"✖ channel {CHANNEL} archived" in archive.events
+    assert catalog_line(CHANNEL_ARCHIVED, channel=CHANNEL) in archive.events
     assert [block.audience for block in archive.blocks] == ["sato only", CHANNEL]
     with database(walkthrough) as session:
         assert session.get_one(Task, 1).status == "archived"
@@ -441,7 +446,7 @@ THREAD = "#brainstorm/T1"
 
 
 def test_brainstorm_thread_records_posts(brainstorm: Replay) -> None:
-    assert f"✚ thread {THREAD} opened" in brainstorm.events
+    assert catalog_line(THREAD_OPENED, thread=THREAD) in brainstorm.events
     in_thread = [step for step in brainstorm.steps if step.place == THREAD and step.user in ("mika", "ryo", "tanaka")]
     assert len(in_thread) == 3
     for step in in_thread:

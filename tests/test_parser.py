@@ -101,7 +101,21 @@ def test_parse_incomplete_command_rejected() -> None:
     with pytest.raises(UserError) as raised:
         parse("task")
 
+    assert "needs one more word" in raised.value.key
+    assert "task new" in raised.value.values["choices"]
+
+
+def test_parse_unknown_word_rejected() -> None:
+    with pytest.raises(UserError) as raised:
+        parse("dance")
+
     assert "not a command" in raised.value.key
+
+
+def test_parse_rest_argument_drops_enclosing_quotes() -> None:
+    parsed = parse('task deadline T1 "2026/12/20 18:00"')
+
+    assert parsed.arguments["deadline"] == "2026/12/20 18:00"
 
 
 def test_parse_option_with_equals() -> None:
@@ -124,7 +138,7 @@ def test_parse_quoted_argument_is_not_option() -> None:
     parsed = parse('help "a=b"')
 
     assert parsed.options == {}
-    assert parsed.arguments == {"command": '"a=b"'}
+    assert parsed.arguments == {"command": "a=b"}
 
 
 @pytest.mark.parametrize("separator", [",", "、", "，"])

@@ -61,3 +61,40 @@ def test_register_nickname_too_long_names_limit(any_ctx: ServiceContext) -> None
 
     assert raised.value.values["maximum"] == 30
     assert raised.value.values["length"] == 31
+
+
+@pytest.mark.parametrize("nickname", ["M3", "m12", "T1", "R2", "5", "＠Ｍ３"])
+def test_register_nickname_like_id_rejected(any_ctx: ServiceContext, nickname: str) -> None:
+    with pytest.raises(UserError) as raised:
+        registration.register_member(any_ctx, actor("taro"), nickname=nickname)
+
+    assert "looks like an id" in raised.value.key
+
+
+def test_register_nickname_case_insensitive_unique(any_ctx: ServiceContext) -> None:
+    registration.register_member(any_ctx, actor("a"), nickname="hana")
+
+    with pytest.raises(UserError) as raised:
+        registration.register_member(any_ctx, actor("b"), nickname="HANA")
+
+    assert "already taken" in raised.value.key
+
+
+def test_register_strips_control_and_invisible_characters(any_ctx: ServiceContext) -> None:
+    profile = registration.register_member(any_ctx, actor("a"), nickname="\x1b[31mは\u200bな\x1b[0m")
+
+    assert profile.display_name == "[31mはな[0m"
+
+
+def test_register_only_invisible_characters_rejected(any_ctx: ServiceContext) -> None:
+    with pytest.raises(UserError) as raised:
+        registration.register_member(any_ctx, actor("a"), nickname="\x1b\u200b")
+
+    assert "missing" in raised.value.key
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("日本語", "ja"), ("English", "en"), ("ＥＮ", "en")])
+def test_set_locale_aliases(any_ctx: ServiceContext, typed: str, stored: str) -> None:
+    registration.register_member(any_ctx, actor("a"), nickname="hana")
+
+    assert registration.set_locale(any_ctx, actor("a"), typed) == stored

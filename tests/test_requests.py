@@ -12,7 +12,7 @@ from adapters.console.session import SettableClock
 from core.domain.enums import ParticipationStatus, RequestStatus, TaskStatus
 from core.domain.errors import UserError
 from core.domain.text import TOKYO
-from core.services import requests, tasks
+from core.services import participation, requests, secretariat, tasks
 from core.services.context import ServiceContext
 from core.storage.models import Participation
 from tests.conftest import actor
@@ -113,7 +113,28 @@ def test_request_for_brainstorm_rejected(any_ctx: ServiceContext, task_id: int) 
 def test_request_for_closed_task_rejected(any_ctx: ServiceContext, task_id: int) -> None:
     tasks.change_task_status(any_ctx, actor("acme"), task_id, TaskStatus.CLOSED)
 
-    assert "practice tasks and contests that are open" in send_error(any_ctx, task_id).key
+    assert "only while it is open" in send_error(any_ctx, task_id).key
+
+
+def test_request_after_deadline_rejected(any_ctx: ServiceContext, clock: SettableClock, task_id: int) -> None:
+    clock.set(datetime(2027, 1, 1, 9, 0, tzinfo=TOKYO))
+
+    assert "/smarter task deadline" in send_error(any_ctx, task_id).key
+
+
+def test_request_to_joined_member_rejected(any_ctx: ServiceContext, task_id: int) -> None:
+    participation.join_task(any_ctx, actor("taro"), task_id)
+
+    assert "already joined" in send_error(any_ctx, task_id).key
+
+
+def test_request_to_ineligible_member_rejected(any_ctx: ServiceContext, task_id: int) -> None:
+    paid_task = open_task(any_ctx, eligibility="paid")
+
+    error = send_error(any_ctx, paid_task)
+
+    assert "eligibility" in error.key
+    assert error.values["member"] == "taro"
 
 
 def test_request_unknown_member_rejected(any_ctx: ServiceContext, task_id: int) -> None:
@@ -207,7 +228,9 @@ def test_accept_enqueues_answer_and_invite(any_ctx: ServiceContext, task_id: int
 
 def test_accept_not_eligible_rejected(any_ctx: ServiceContext, task_id: int) -> None:
     paid_task = open_task(any_ctx, eligibility="paid")
+    secretariat.set_membership(any_ctx, actor("secretariat"), "taro", "paid")
     request = send(any_ctx, paid_task)
+    secretariat.set_membership(any_ctx, actor("secretariat"), "taro", "free")
 
     error = answer_error(any_ctx, request.id, accept=True)
 

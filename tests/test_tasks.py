@@ -232,7 +232,6 @@ def test_status_reopen_closed_task(acme: ServiceContext) -> None:
     [
         ((), TaskStatus.EVALUATED, "open", ("closed",)),
         ((), TaskStatus.ARCHIVED, "open", ("closed",)),
-        ((), TaskStatus.OPEN, "open", ("closed",)),
         ((TaskStatus.CLOSED,), TaskStatus.ARCHIVED, "closed", ("evaluated", "open")),
         ((TaskStatus.CLOSED, TaskStatus.EVALUATED), TaskStatus.OPEN, "evaluated", ("archived",)),
         ((TaskStatus.CLOSED, TaskStatus.EVALUATED, TaskStatus.ARCHIVED), TaskStatus.OPEN, "archived", "none"),
@@ -375,3 +374,44 @@ def test_deadline_change_reopens_joining(acme: ServiceContext, clock: SettableCl
     joined = participation.join_task(acme, actor("taro"), task_id)
 
     assert joined.task.participant_count == 1
+
+
+def test_status_same_target_says_already(acme: ServiceContext) -> None:
+    task_id = open_task(acme)
+    move(acme, task_id, TaskStatus.CLOSED)
+
+    with pytest.raises(UserError) as raised:
+        move(acme, task_id, TaskStatus.CLOSED)
+
+    assert "already" in raised.value.key
+    assert raised.value.values["status"] == "closed"
+
+
+def test_create_min_grade_needs_grade_eligibility(acme: ServiceContext) -> None:
+    error = rejected(acme, "practice", work_types=("research",), min_grade=3)
+
+    assert "min_grade=" in error.key
+
+
+def test_create_deadline_too_far_rejected(acme: ServiceContext) -> None:
+    error = rejected(acme, "practice", work_types=("research",), deadline="9999/12/31")
+
+    assert error.values["years"] == 3
+
+
+def test_create_by_member_rejected_before_options(acme: ServiceContext) -> None:
+    member(acme, "taro")
+
+    with pytest.raises(UserError) as raised:
+        tasks.create_task(acme, actor("taro"), tasks.NewTask(menu="practice", title="x", deadline="garbage"))
+
+    assert "Only partners" in raised.value.key
+
+
+def test_deadline_changes_same_instant_each_delivered(acme: ServiceContext) -> None:
+    task_id = open_task(acme)
+
+    tasks.change_deadline(acme, actor("acme"), task_id, "2027/01/15")
+    tasks.change_deadline(acme, actor("acme"), task_id, "2027/01/20")
+
+    assert len(outbox_keys(acme, "task.deadline_changed")) == 2

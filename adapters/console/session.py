@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from adapters.console.render import clean_text, render_message
 from core.commands.dispatch import CommandRunner, resolve_locale
 from core.domain.errors import N_, UserError
-from core.domain.text import TOKYO, normalize, parse_duration
+from core.domain.text import TOKYO, UserText, normalize, parse_duration
 from core.presentation.deliveries import Delivery, render_delivery
 from core.presentation.i18n import Localizer
 from core.presentation.messages import Message
@@ -22,7 +23,7 @@ from core.services.context import Actor, Clock, ServiceContext
 from core.services.lookup import parse_task_id
 from core.services.outbox import OutboxItem, deliver_pending
 
-__all__ = ["ConsoleError", "ConsoleSession", "SettableClock"]
+__all__ = ["ConsoleError", "ConsoleSession", "SettableClock", "is_directive"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,16 @@ WORKSPACE = "local"
 GENERAL = "#general"
 ANNOUNCEMENTS = "#announcements"
 BRAINSTORM = "#brainstorm"
+DIRECTIVE_EXAMPLES = {
+    "as": ":as hanako",
+    "in": ":in #general",
+    "clock": ":clock 2026-12-01 10:00",
+    "advance": ":advance 2d",
+}
 
 
-class ConsoleError(ValueError):
-    """Raised for a console directive or transcript line that cannot be understood."""
+class ConsoleError(UserError):
+    """Raised for a console directive that cannot be understood; it carries a message key like any user error."""
 
 
 class SettableClock(Clock):
@@ -50,7 +57,15 @@ class SettableClock(Clock):
         self._fixed = moment.astimezone(UTC)
 
     def advance(self, text: str) -> None:
-        self._fixed = self.now() + parse_duration(text)
+        try:
+            self._fixed = self.now() + parse_duration(text)
+        except ValueError as error:
+            raise ConsoleError(
+                N_("{value} is not a time span. Write a number followed by m, h, d or w, like 90m or 2d."),
+                value=UserText(text),
+            ) from error
+        except OverflowError as error:
+            raise ConsoleError(N_("{value} moves the clock past the year 9999."), value=UserText(text)) from error
 
 
 @dataclass
@@ -67,6 +82,15 @@ class ConsoleSession:
 
     def __post_init__(self) -> None:
         self.runner = CommandRunner(self.ctx)
+        # Operator notes (channel created, user invited) stand in for what the chat platform itself shows.
+        self.loc = Localizer(self.ctx.policy.default_locale)
+
+    def note(self, msgid: str, **values: object) -> None:
+        """Print an operator note in the workspace language, with user names cleaned of control characters."""
+        self.write("  " + clean_text(self.loc(msgid, **values)))
+
+    def error_text(self, error: UserError) -> str:
+        return clean_text(self.loc(error.key, **error.values))
 
     def actor(self, user: str | None = None) -> Actor:
         return Actor(PLATFORM, WORKSPACE, user or self.user)
@@ -77,26 +101,32 @@ class ConsoleSession:
         """Run a console directive: ``:as USER``, ``:in PLACE``, ``:clock DATETIME``, ``:advance 2d``, ``:who``."""
         name, _, argument = text[1:].strip().partition(" ")
         argument = argument.strip()
-        if name == "as" and argument:
+        if name in ("as", "in", "clock", "advance") and not argument:
+            raise ConsoleError(
+                N_(":{directive} needs a value, for example {example}."),
+                directive=name,
+                example=DIRECTIVE_EXAMPLES[name],
+            )
+        if name == "as":
             self.user = argument
-        elif name == "in" and argument:
+        elif name == "in":
             self.place = argument if argument.startswith("#") or argument == "dm" else f"#{argument}"
-        elif name == "clock" and argument:
+        elif name == "clock":
             self.clock.set(_parse_clock(argument))
             self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
-        elif name == "advance" and argument:
-            try:
-                self.clock.advance(argument)
-            except ValueError as error:
-                raise ConsoleError(str(error)) from error
+        elif name == "advance":
+            self.clock.advance(argument)
             self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
             self.deliver()
         elif name == "who":
             self.write(f"{self.user} {self.place} {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
         else:
             raise ConsoleError(
-                f"unknown console directive {text!r}; use :as USER, :in PLACE, :clock "
-                "YYYY-MM-DD HH:MM, :advance 2d or :who"
+                N_(
+                    "{value} is not a console directive. Use :as USER, :in #PLACE, :clock YYYY-MM-DD HH:MM, "
+                    ":advance 2d or :who."
+                ),
+                value=UserText(text),
             )
 
     def say(self, text: str, *, user: str | None = None, place: str | None = None) -> None:
@@ -176,27 +206,27 @@ class ConsoleSession:
         place = f"#{delivery.channel_name}"
         partner = self._console_user(delivery)
         self.channels[place] = {partner} if partner else set()
-        self.write(f"  ✚ channel {place} created; {partner or '-'} invited")
+        self.note(N_("✚ channel {channel} created; {user} invited"), channel=place, user=partner or "-")
         self._post(place, delivery)
 
     def _on_task_channel_invite(self, delivery: Delivery) -> None:
         place, user = f"#{delivery.channel_name}", self._console_user(delivery)
         if user:
             self.channels.setdefault(place, set()).add(user)
-            self.write(f"  ✚ {user} invited to {place}")
+            self.note(N_("✚ {user} invited to {channel}"), user=user, channel=place)
         self._post(place, delivery)
 
     def _on_task_channel_remove(self, delivery: Delivery) -> None:
         place, user = f"#{delivery.channel_name}", self._console_user(delivery)
         if user:
             self.channels.get(place, set()).discard(user)
-            self.write(f"  ✖ {user} removed from {place}")
+            self.note(N_("✖ {user} removed from {channel}"), user=user, channel=place)
         self._post(place, delivery)
 
     def _on_task_channel_archive(self, delivery: Delivery) -> None:
         place = f"#{delivery.channel_name}"
         self._post(place, delivery)
-        self.write(f"  ✖ channel {place} archived")
+        self.note(N_("✖ channel {channel} archived"), channel=place)
 
     def _on_task_deadline_changed(self, delivery: Delivery) -> None:
         place = f"#{delivery.channel_name}" if delivery.channel_name else f"{BRAINSTORM}/T{delivery.task_id}"
@@ -204,7 +234,7 @@ class ConsoleSession:
 
     def _on_brainstorm_open(self, delivery: Delivery) -> None:
         self._post(BRAINSTORM, delivery)
-        self.write(f"  ✚ thread {BRAINSTORM}/T{delivery.task_id} opened")
+        self.note(N_("✚ thread {thread} opened"), thread=f"{BRAINSTORM}/T{delivery.task_id}")
 
     def _on_task_announce(self, delivery: Delivery) -> None:
         self._post(ANNOUNCEMENTS, delivery)
@@ -221,6 +251,11 @@ class ConsoleSession:
     _on_request_answered = _direct
 
 
+def is_directive(text: str) -> bool:
+    """Tell a directive (``:as hanako``) from chat that happens to start with a colon (``:-)``)."""
+    return re.match(r":(as|in|clock|advance|who)(\s|$)", text) is not None
+
+
 def _parse_clock(text: str) -> datetime:
     value = normalize(text).replace("/", "-").replace("T", " ")
     for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
@@ -228,4 +263,7 @@ def _parse_clock(text: str) -> datetime:
             return datetime.strptime(value, pattern).replace(tzinfo=TOKYO)
         except ValueError:
             continue
-    raise ConsoleError(f"invalid clock value {text!r}: use YYYY-MM-DD HH:MM in Japan time")
+    raise ConsoleError(
+        N_("{value} is not a clock time. Write it as YYYY-MM-DD HH:MM in Japan time, like 2026-12-01 10:00."),
+        value=UserText(text),
+    )

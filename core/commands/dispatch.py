@@ -74,6 +74,16 @@ def _new_task(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
     return tasks.create_task(ctx, actor, spec)
 
 
+def _list_tasks(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
+    scope = cmd.arguments.get("all")
+    if scope is not None and normalize(scope).lower() not in ("all", "全部", "すべて"):
+        raise UserError(
+            N_("task list takes only the word all (to include closed tasks); you gave {value}."),
+            value=UserText(scope),
+        )
+    return tasks.list_tasks(ctx, actor, include_closed=scope is not None)
+
+
 def _status(target: TaskStatus) -> Handler:
     return lambda ctx, actor, cmd: tasks.change_task_status(ctx, actor, _task(cmd), target)
 
@@ -107,9 +117,7 @@ HANDLERS: dict[str, Handler] = {
     "register partner": _register_partner,
     "profile": lambda ctx, actor, cmd: registration.show_profile(ctx, actor),
     "task new": _new_task,
-    "task list": lambda ctx, actor, cmd: tasks.list_tasks(
-        ctx, actor, include_closed=normalize(cmd.arguments.get("all", "")).lower() in ("all", "全部", "すべて")
-    ),
+    "task list": _list_tasks,
     "task show": lambda ctx, actor, cmd: tasks.show_task(ctx, actor, _task(cmd)),
     "task deadline": lambda ctx, actor, cmd: tasks.change_deadline(ctx, actor, _task(cmd), cmd.arguments["deadline"]),
     "task close": _status(TaskStatus.CLOSED),

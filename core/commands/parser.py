@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from core.commands.grammar import COMMANDS, CommandSpec
 from core.domain.errors import N_, Term, UserError
@@ -79,7 +79,7 @@ def _convert(spec: CommandSpec, name: str, raw: str) -> Any:
     option = next(o for o in spec.options if o.name == name)
     if option.kind == "int":
         value = normalize(raw)
-        if not re.fullmatch(r"-?\d{1,9}", value):
+        if not re.fullmatch(r"-?\d{1,18}", value):
             raise UserError(N_("{option}= needs a whole number; you gave {value}."), option=name, value=UserText(raw))
         return int(value)
     if option.kind == "list":
@@ -97,15 +97,13 @@ def parse(line: str, *, command_names: tuple[str, ...] = ("/smarter",)) -> Parse
 
     spec, used = find_spec([token.text for token in tokens])
     if spec is None:
-        raise UserError(
-            N_("{value} is not a command. /smarter help lists the commands."), value=UserText(tokens[0].text)
-        )
+        _raise_unknown(tokens)
 
     parsed = ParsedCommand(spec)
     arguments = list(spec.arguments)
     for token in tokens[used:]:
         if arguments and arguments[0].rest:
-            parsed.arguments[arguments[0].name] = line[token.start :].strip()
+            parsed.arguments[arguments[0].name] = _rest_of_line(line, token, tokens[-1])
             break
         option = _split_option(line, token)
         if option is not None:
@@ -114,13 +112,33 @@ def parse(line: str, *, command_names: tuple[str, ...] = ("/smarter",)) -> Parse
             parsed.arguments[arguments.pop(0).name] = token.text
         else:
             raise UserError(
-                N_("{value} was not expected here. Usage: {usage}"),
+                N_('{value} was not expected here. A value with spaces needs quotes, like title="...". Usage: {usage}'),
                 value=UserText(token.text),
                 usage=f"/smarter {spec.usage()}",
             )
 
     _check_complete(parsed)
     return parsed
+
+
+def _rest_of_line(line: str, first: Token, last: Token) -> str:
+    """Return the line from ``first`` on as typed, without the quotes when it is one quoted value."""
+    if first is last and first.quoted and line[first.start] in QUOTES:
+        return first.text
+    return line[first.start :].strip()
+
+
+def _raise_unknown(tokens: list[Token]) -> NoReturn:
+    """Raise for words that name no command, listing the commands when they start a command group."""
+    first = normalize(tokens[0].text).lower()
+    group = [spec.name for spec in COMMANDS if len(spec.words) > 1 and spec.words[0] == first]
+    if group:
+        raise UserError(
+            N_("{value} needs one more word: {choices}. /smarter help {value} explains them."),
+            value=UserText(tokens[0].text),
+            choices=", ".join(group),
+        )
+    raise UserError(N_("{value} is not a command. /smarter help lists the commands."), value=UserText(tokens[0].text))
 
 
 def _check_complete(parsed: ParsedCommand) -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from core.domain.errors import N_, Term, UserError
 
-__all__ = ["TOKYO", "UserText", "check_length", "normalize", "parse_deadline"]
+__all__ = ["TOKYO", "UserText", "check_length", "normalize", "parse_deadline", "parse_duration", "strip_invisible"]
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -25,8 +25,24 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
-def check_length(field: Term, value: str, maximum: int, *, minimum: int = 1) -> UserText:
-    """Return ``value`` as user text, or raise if it is empty or longer than ``maximum`` characters."""
+def strip_invisible(text: str, *, multiline: bool = False) -> str:
+    """Remove control and format characters (escape sequences, zero-width spaces, bidi overrides).
+
+    Line breaks and tabs stay in multi-line text and become spaces elsewhere.
+    NOTE: the zero-width joiner inside emoji sequences is a format character too, so such emoji split.
+    """
+    kept: list[str] = []
+    for char in text:
+        if char in "\n\t":
+            kept.append(char if multiline else " ")
+        elif unicodedata.category(char) not in ("Cc", "Cf"):
+            kept.append(char)
+    return "".join(kept).strip()
+
+
+def check_length(field: Term, value: str, maximum: int, *, minimum: int = 1, multiline: bool = False) -> UserText:
+    """Return ``value`` without invisible characters as user text; raise if it is empty or too long."""
+    value = strip_invisible(value, multiline=multiline)
     if len(value) < minimum:
         raise UserError(N_("{field} is missing. Please enter it."), field=field)
     if len(value) > maximum:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.domain.enums import Eligibility, TaskMenu
+from core.domain.enums import Eligibility, TaskMenu, TaskStatus
 from core.domain.errors import N_, T_
 from core.presentation.i18n import Localizer
 from core.presentation.messages import Action, Field, Line, Message, Visibility
@@ -73,6 +73,7 @@ def task_fields(loc: Localizer, task: TaskView) -> tuple[Field, ...]:
 def task_card(loc: Localizer, task: TaskView, visibility: Visibility, *, with_actions: bool = True) -> Message:
     lines = (loc.of(task.description),) if task.description else ()
     actions: tuple[Action, ...] = ()
+    with_actions = with_actions and task.status == TaskStatus.OPEN
     if with_actions and task.menu == TaskMenu.BRAINSTORM:
         actions = (Action(loc(N_("Post an idea")), f"/smarter post T{task.id} "),)
     elif with_actions:

@@ -68,6 +68,8 @@ def _(result: Profile, loc: Localizer) -> list[Message]:
         fields.append(Field(loc(N_("Shown to members as")), shown_as))
     if result.email:
         fields.append(Field(loc(N_("E-mail")), loc.of(result.email)))
+    if not result.newly_registered:
+        return [_message(loc, title, fields=tuple(fields))]
     hint = (
         loc.line(N_("Next: /smarter task list shows the tasks you can join."))
         if result.role == Role.MEMBER
@@ -83,6 +85,8 @@ def _(result: TaskView, loc: Localizer) -> list[Message]:
 
 @present.register
 def _(result: TaskList, loc: Localizer) -> list[Message]:
+    if not result.tasks and result.include_closed:
+        return [_message(loc, None, loc.line(N_("There are no tasks yet, apart from archived ones.")))]
     if not result.tasks:
         return [_message(loc, None, loc.line(N_("There are no open tasks right now.")))]
     lines = [
@@ -296,7 +300,7 @@ def _(result: RankingTable, loc: Localizer) -> list[Message]:
     period = (
         loc.line(N_("All-time ranking"))
         if result.period == ALL_TIME
-        else loc.line(N_("Ranking for {period}"), period=result.period)
+        else loc.line(N_("Ranking for {year}-{month:02d}"), year=int(result.period[:4]), month=int(result.period[5:]))
     )
     lines = [ranking_line(loc, row) for row in result.rows] or [loc.line(N_("No evaluations in this period yet."))]
     if result.own is not None and all(row.member_id != result.own.member_id for row in result.rows):

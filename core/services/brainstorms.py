@@ -51,7 +51,7 @@ def _require_brainstorm(task: Task) -> None:
 
 def post_idea(ctx: ServiceContext, actor: Actor, task_id: int, text: str) -> PostRecorded:
     """Record a post in a brainstorm from an eligible member or from the brainstorm's partner."""
-    body = check_length(T_("post"), text.strip(), POST_MAX)
+    body = check_length(T_("post"), text, POST_MAX, multiline=True)
     with ctx.transaction() as session:
         person = require_person(session, actor)
         task = load_task(session, task_id)

@@ -69,6 +69,11 @@ def _parse_levels(rubric: Rubric, levels: dict[str, str]) -> dict[str, int]:
     parsed: dict[str, int] = {}
     for name, raw in levels.items():
         criterion = _criterion(rubric, name)
+        if criterion.key in parsed:
+            raise UserError(
+                N_("{criterion} is given twice (by key and by name). Give each criterion once."),
+                criterion=criterion.key,
+            )
         text = normalize(raw)
         allowed = sorted(level.value for level in criterion.levels)
         if not text.isdigit() or int(text) not in allowed:
@@ -93,7 +98,7 @@ def _parse_remarks(rubric: Rubric, remarks: dict[str, str]) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for name, text in remarks.items():
         criterion = _criterion(rubric, name)
-        parsed[criterion.key] = check_length(T_("remark"), text.strip(), REMARK_MAX)
+        parsed[criterion.key] = check_length(T_("remark"), text, REMARK_MAX, multiline=True)
     return parsed
 
 
@@ -157,7 +162,7 @@ def evaluate(
     remarks: dict[str, str] | None = None,
 ) -> EvaluationView:
     """Score a member's latest submission; a second evaluation of the same work replaces the first."""
-    advice_text = check_length(T_("advice"), advice.strip(), ADVICE_MAX)
+    advice_text = check_length(T_("advice"), advice, ADVICE_MAX, multiline=True)
     now = ctx.now()
     with ctx.transaction() as session:
         partner = require_partner(session, actor)

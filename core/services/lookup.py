@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.domain.enums import Role
@@ -92,10 +92,13 @@ def load_member(session: Session, reference: str) -> Person:
     text = normalize(reference).removeprefix("@")
     statement = select(Person).where(Person.role == Role.MEMBER)
     if match := re.fullmatch(r"[Mm](\d{1,9})", text):
-        statement = statement.where(Person.id == int(match.group(1)))
+        member = session.scalars(statement.where(Person.id == int(match.group(1)))).one_or_none()
     else:
-        statement = statement.where(Person.display_name == text)
-    member = session.scalars(statement).one_or_none()
+        exact = statement.where(Person.display_name == text)
+        member = (
+            session.scalars(exact).one_or_none()
+            or session.scalars(statement.where(func.lower(Person.display_name) == text.lower())).first()
+        )
     if member is None:
         raise UserError(
             N_("Member {value} was not found. Use the member's nickname or id (like M3) as the ranking shows it."),

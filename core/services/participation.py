@@ -83,7 +83,9 @@ def _take_seat(session: Session, task: Task) -> None:
     result = cast(CursorResult[Any], session.execute(statement))
     if result.rowcount != 1:
         raise UserError(
-            N_("Task T{task_id} is full: all {capacity} places are taken."), task_id=task.id, capacity=task.capacity
+            N_("Task T{task_id} is full (capacity {capacity}). Please look for another task with /smarter task list."),
+            task_id=task.id,
+            capacity=task.capacity,
         )
 
 

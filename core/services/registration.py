@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.domain.enums import Membership, NameDisplay, Role
@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 LOCALES = ("ja", "en")
+LOCALE_ALIASES = {"日本語": "ja", "japanese": "ja", "英語": "en", "english": "en"}
+# Nicknames are also how commands name members, so one that reads as an id would reach someone else.
+ID_LIKE = re.compile(r"@?[MmTtRrPp]?\d+")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NICKNAME_MAX = 30
 COMPANY_MAX = 100
@@ -100,7 +103,10 @@ def _check_unregistered(session: Session, actor: Actor) -> None:
 
 
 def _check_name_free(session: Session, role: Role, name: str) -> None:
-    taken = session.scalars(select(Person.id).where(Person.role == role, Person.display_name == name)).first()
+    """Raise if another person of ``role`` has this name, ignoring the case of Latin letters."""
+    taken = session.scalars(
+        select(Person.id).where(Person.role == role, func.lower(Person.display_name) == name.lower())
+    ).first()
     if taken is not None:
         raise UserError(N_("The name {value} is already taken. Please choose another one."), value=UserText(name))
 
@@ -116,6 +122,13 @@ def _add(session: Session, actor: Actor, person: Person) -> None:
 def register_member(ctx: ServiceContext, actor: Actor, *, nickname: str, email: str | None = None) -> Profile:
     """Register the actor as a free member with a unique nickname and an optional e-mail address."""
     nickname = check_length(T_("nickname"), normalize(nickname), NICKNAME_MAX)
+    if ID_LIKE.fullmatch(nickname):
+        raise UserError(
+            N_(
+                "The nickname {value} looks like an id (M3, T1, R2 or a number). Please choose a nickname with letters."
+            ),
+            value=UserText(nickname),
+        )
     if email is not None and not EMAIL.match(normalize(email)):
         raise UserError(N_("{value} is not an e-mail address. Write it like name@example.com."), value=UserText(email))
     with ctx.transaction() as session:
@@ -177,7 +190,7 @@ def show_profile(ctx: ServiceContext, actor: Actor) -> Profile:
 
 def set_locale(ctx: ServiceContext, actor: Actor, locale: str) -> str:
     """Store the language the actor reads replies in (``ja`` or ``en``)."""
-    value = normalize(locale).lower()
+    value = LOCALE_ALIASES.get(normalize(locale).lower(), normalize(locale).lower())
     if value not in LOCALES:
         raise UserError(N_("{value} is not a supported language. Choose ja or en."), value=UserText(locale))
     with ctx.transaction() as session:

@@ -9,15 +9,15 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.domain.enums import RequestStatus, Role, TaskMenu, TaskStatus
+from core.domain.enums import ParticipationStatus, RequestStatus, Role, TaskMenu, TaskStatus
 from core.domain.errors import N_, T_, UserError
 from core.domain.text import TOKYO, UserText, check_length, normalize
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import check_own_task, load_member, load_task, require_partner, require_person
 from core.services.outbox import enqueue
-from core.services.participation import join_in_session
+from core.services.participation import check_eligible, join_in_session
 from core.services.views import TaskView, task_view
-from core.storage.models import ParticipationRequest, Person, Task
+from core.storage.models import Participation, ParticipationRequest, Person, Task
 
 __all__ = ["RequestList", "RequestView", "answer_request", "list_requests", "parse_request_id", "send_request"]
 
@@ -92,9 +92,61 @@ def _check_daily_limit(ctx: ServiceContext, session: Session, partner: Person) -
         )
 
 
+def _check_requestable(ctx: ServiceContext, task: Task) -> None:
+    if task.menu == TaskMenu.BRAINSTORM:
+        raise UserError(
+            N_(
+                "Participation requests are for practice tasks and contests; T{task_id} is a brainstorm, "
+                "where every eligible member can post without one."
+            ),
+            task_id=task.id,
+        )
+    if task.status != TaskStatus.OPEN:
+        raise UserError(
+            N_("Task T{task_id} is {status}; participation requests can be sent only while it is open."),
+            task_id=task.id,
+            status=T_(task.status),
+        )
+    if task.deadline <= ctx.now():
+        raise UserError(
+            N_(
+                "The deadline of task T{task_id} ({deadline}) has passed. Extend it with "
+                "/smarter task deadline T{task_id} <date> before sending requests."
+            ),
+            task_id=task.id,
+            deadline=task.deadline,
+        )
+
+
+def _check_member_can_join(session: Session, task: Task, member: Person) -> None:
+    """Raise if the member has already joined or could not accept because of the task's eligibility."""
+    joined = session.scalars(
+        select(Participation.id).where(
+            Participation.task_id == task.id,
+            Participation.member_id == member.id,
+            Participation.status == ParticipationStatus.JOINED,
+        )
+    ).first()
+    if joined is not None:
+        raise UserError(
+            N_("{member} has already joined task T{task_id}."), member=UserText(member.display_name), task_id=task.id
+        )
+    try:
+        check_eligible(task, member)
+    except UserError as error:
+        raise UserError(
+            N_(
+                "{member} does not meet the eligibility of task T{task_id} (its membership or grade), so they "
+                "could not accept a request."
+            ),
+            member=UserText(member.display_name),
+            task_id=task.id,
+        ) from error
+
+
 def send_request(ctx: ServiceContext, actor: Actor, member_ref: str, task_id: int, *, message: str = "") -> RequestView:
     """Ask a member to take part in one of the partner's open tasks; the member is free to decline."""
-    text = check_length(T_("message"), message.strip(), MESSAGE_MAX, minimum=0)
+    text = check_length(T_("message"), message, MESSAGE_MAX, minimum=0, multiline=True)
     now = ctx.now()
     with ctx.transaction() as session:
         partner = require_partner(session, actor)
@@ -102,16 +154,9 @@ def send_request(ctx: ServiceContext, actor: Actor, member_ref: str, task_id: in
         session.scalars(select(Person.id).where(Person.id == partner.id).with_for_update()).one()
         task = load_task(session, task_id)
         check_own_task(partner, task)
-        if task.menu == TaskMenu.BRAINSTORM or task.status != TaskStatus.OPEN or task.deadline <= now:
-            raise UserError(
-                N_(
-                    "Participation requests can be sent only for practice tasks and contests that are open and "
-                    "before their deadline; T{task_id} is not one. /smarter task deadline T{task_id} <date> "
-                    "extends a deadline."
-                ),
-                task_id=task.id,
-            )
+        _check_requestable(ctx, task)
         member = load_member(session, member_ref)
+        _check_member_can_join(session, task, member)
         duplicate = session.scalars(
             select(ParticipationRequest.id).where(
                 ParticipationRequest.partner_id == partner.id,

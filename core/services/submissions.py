@@ -53,19 +53,24 @@ class SubmissionList:
     rows: list[SubmissionRow]
 
 
-def _check_attachments(links: tuple[str, ...], files: tuple[str, ...]) -> None:
+def _check_attachments(links: tuple[str, ...], files: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the links and file names without invisible characters, or raise for a bad one."""
     if len(links) > ATTACHMENTS_MAX or len(files) > ATTACHMENTS_MAX:
         raise UserError(
             N_("A submission can carry at most {maximum} links and {maximum} files."), maximum=ATTACHMENTS_MAX
         )
-    for link in links:
-        check_length(T_("link"), link, LINK_MAX)
+    cleaned_links = tuple(check_length(T_("link"), link, LINK_MAX) for link in links)
+    for link in cleaned_links:
         if not URL.match(link):
             raise UserError(
-                N_("{value} is not a web address. Links must start with https:// or http://."), value=UserText(link)
+                N_(
+                    "{value} is not a web address. Links must start with https:// or http:// and contain no "
+                    "spaces; separate several links with commas."
+                ),
+                value=UserText(link),
             )
-    for name in files:
-        check_length(T_("file"), name, FILE_MAX)
+    cleaned_files = tuple(check_length(T_("file"), name, FILE_MAX) for name in files)
+    return cleaned_links, cleaned_files
 
 
 def submit(
@@ -78,8 +83,8 @@ def submit(
     files: tuple[str, ...] = (),
 ) -> Submitted:
     """Store a new version of the actor's deliverable; earlier versions are kept."""
-    body = check_length(T_("text"), text.strip(), TEXT_MAX, minimum=0)
-    _check_attachments(links, files)
+    body = check_length(T_("text"), text, TEXT_MAX, minimum=0, multiline=True)
+    links, files = _check_attachments(links, files)
     if not body and not links and not files:
         raise UserError(N_('The submission is empty. Add text="...", links= or files=.'))
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -33,6 +34,7 @@ TITLE_MAX = 100
 DESCRIPTION_MAX = 4000
 COPYRIGHT_MAX = 1000
 CAPACITY_MAX = 1000
+DEADLINE_HORIZON = timedelta(days=3 * 365)
 
 MENU_ALIASES: dict[str, TaskMenu] = {
     "brainstorm": TaskMenu.BRAINSTORM, "ブレスト": TaskMenu.BRAINSTORM, "みんなでブレスト": TaskMenu.BRAINSTORM,
@@ -127,6 +129,8 @@ def _parse_eligibility(ctx: ServiceContext, spec: NewTask) -> tuple[Eligibility,
             value=UserText(spec.eligibility),
         )
     if eligibility != Eligibility.GRADE:
+        if spec.min_grade is not None:
+            raise UserError(N_("min_grade= applies only with eligibility=grade. Add eligibility=grade or remove it."))
         return eligibility, None
     low, high = ctx.policy.min_grade, ctx.policy.max_grade
     if spec.min_grade is None or not low <= spec.min_grade <= high:
@@ -158,15 +162,28 @@ def _check_menu_fields(spec: NewTask, menu: TaskMenu, work_types: tuple[WorkType
         )
 
 
-def create_task(ctx: ServiceContext, actor: Actor, spec: NewTask) -> TaskView:
-    """Open a task for the partner acting; practice tasks and contests get a task channel."""
+def _check_deadline(deadline: datetime, now: datetime) -> None:
+    if deadline <= now:
+        raise UserError(N_("The deadline {deadline} has already passed. Please give a future date."), deadline=deadline)
+    if deadline > now + DEADLINE_HORIZON:
+        raise UserError(
+            N_("The deadline {deadline} is too far ahead; it can be at most {years} years from now."),
+            deadline=deadline,
+            years=DEADLINE_HORIZON.days // 365,
+        )
+
+
+def _task_fields(ctx: ServiceContext, spec: NewTask) -> dict[str, Any]:
+    """Check what the partner typed and return the new task's column values."""
     menu = parse_menu(spec.menu)
-    title = check_length(T_("title"), normalize(spec.title), TITLE_MAX)
-    description = check_length(T_("description"), spec.description.strip(), DESCRIPTION_MAX, minimum=0)
     work_types = parse_work_types(spec.work_types)
     eligibility, min_grade = _parse_eligibility(ctx, spec)
     _check_menu_fields(spec, menu, work_types)
-    copyright_text = check_length(T_("copyright"), normalize(spec.copyright), COPYRIGHT_MAX) if spec.copyright else None
+    copyright_text = (
+        check_length(T_("copyright"), normalize(spec.copyright), COPYRIGHT_MAX, multiline=True)
+        if spec.copyright
+        else None
+    )
     rubric_key = normalize(spec.rubric) if spec.rubric else ctx.policy.default_rubric
     if rubric_key not in ctx.rubrics:
         raise UserError(
@@ -174,33 +191,33 @@ def create_task(ctx: ServiceContext, actor: Actor, spec: NewTask) -> TaskView:
             value=UserText(rubric_key),
             allowed=", ".join(sorted(ctx.rubrics)),
         )
-    now = ctx.now()
-    deadline = parse_deadline(spec.deadline, now=now)
-    if deadline <= now:
-        raise UserError(N_("The deadline {deadline} has already passed. Please give a future date."), deadline=deadline)
+    deadline = parse_deadline(spec.deadline, now=ctx.now())
+    _check_deadline(deadline, ctx.now())
+    return {
+        "menu": menu,
+        "title": check_length(T_("title"), normalize(spec.title), TITLE_MAX),
+        "description": check_length(T_("description"), spec.description, DESCRIPTION_MAX, minimum=0, multiline=True),
+        "work_types": [str(value) for value in work_types],
+        "deadline": deadline,
+        "capacity": spec.capacity,
+        "eligibility": eligibility,
+        "min_grade": min_grade,
+        "copyright": copyright_text,
+        "rubric_key": rubric_key,
+    }
 
+
+def create_task(ctx: ServiceContext, actor: Actor, spec: NewTask) -> TaskView:
+    """Open a task for the partner acting; practice tasks and contests get a task channel."""
     with ctx.transaction() as session:
         partner = require_partner(session, actor)
-        task = Task(
-            partner_id=partner.id,
-            menu=menu,
-            title=title,
-            description=description,
-            work_types=[str(value) for value in work_types],
-            deadline=deadline,
-            capacity=spec.capacity,
-            participant_count=0,
-            eligibility=eligibility,
-            min_grade=min_grade,
-            status=TaskStatus.OPEN,
-            copyright=copyright_text,
-            rubric_key=rubric_key,
-            created_at=now,
-        )
+        fields = _task_fields(ctx, spec)
+
+        task = Task(partner_id=partner.id, participant_count=0, status=TaskStatus.OPEN, created_at=ctx.now(), **fields)
         session.add(task)
         session.flush()
 
-        kind = "brainstorm.open" if menu == TaskMenu.BRAINSTORM else "task_channel.open"
+        kind = "brainstorm.open" if task.menu == TaskMenu.BRAINSTORM else "task_channel.open"
         enqueue(session, key=f"task:{task.id}:open", kind=kind, task_id=task.id)
         enqueue(session, key=f"task:{task.id}:announce", kind="task.announce", task_id=task.id)
         return task_view(session, task, viewer_id=partner.id, secretariat=False)
@@ -235,7 +252,9 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
         owner = require_task_owner(ctx, session, actor, task)
         previous = TaskStatus(task.status)
         allowed = TASK_TRANSITIONS[previous]
-        secretariat_archive = ctx.is_secretariat(actor) and target == TaskStatus.ARCHIVED and previous != target
+        if target == previous:
+            raise UserError(N_("Task T{task_id} is already {status}."), task_id=task.id, status=T_(previous))
+        secretariat_archive = ctx.is_secretariat(actor) and target == TaskStatus.ARCHIVED
         if target not in allowed and not secretariat_archive:
             raise UserError(
                 N_("Task T{task_id} is {status}, so it cannot become {target}. Allowed next: {allowed}."),
@@ -256,10 +275,7 @@ def change_deadline(ctx: ServiceContext, actor: Actor, task_id: int, deadline: s
     """Move the deadline of an open or closed task to a future time; participants are told in its channel."""
     now = ctx.now()
     new_deadline = parse_deadline(deadline, now=now)
-    if new_deadline <= now:
-        raise UserError(
-            N_("The deadline {deadline} has already passed. Please give a future date."), deadline=new_deadline
-        )
+    _check_deadline(new_deadline, now)
     with ctx.transaction() as session:
         task = load_task(session, task_id, lock=True)
         owner = require_task_owner(ctx, session, actor, task)
@@ -272,10 +288,10 @@ def change_deadline(ctx: ServiceContext, actor: Actor, task_id: int, deadline: s
 
         previous = task.deadline
         task.deadline = new_deadline
-        stamp = int(now.timestamp())
         enqueue(
             session,
-            key=f"task:{task.id}:deadline:{stamp}",
+            # Only the same new deadline set twice at the same instant shares a key, and that is a repeat.
+            key=f"task:{task.id}:deadline:{now.isoformat()}:{new_deadline.isoformat()}",
             kind="task.deadline_changed",
             task_id=task.id,
             previous=previous.isoformat(),

@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["create_db_engine", "create_session_factory", "is_sqlite"]
@@ -14,6 +15,7 @@ __all__ = ["create_db_engine", "create_session_factory", "is_sqlite"]
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+URL_HINT = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/database"
 
 
 def is_sqlite(url: str) -> bool:
@@ -21,7 +23,17 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_db_engine(url: str, **options: Any) -> Engine:
-    """Create the engine for ``url``; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
+    """Create the engine for ``url``; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE``.
+
+    Raises ValueError naming the URL (password hidden) when it is malformed or names another database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ValueError(f"invalid database URL {url!r}: {error}; {URL_HINT}") from error
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        shown = parsed.render_as_string(hide_password=True)
+        raise ValueError(f"unsupported database {shown!r}; {URL_HINT}")
     if not is_sqlite(url):
         options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_size", 10)
