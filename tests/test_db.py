@@ -26,8 +26,8 @@ def test_sqlite_foreign_keys_on(sqlite_engine: Engine) -> None:
 
 
 def test_sqlite_transaction_takes_write_lock(sqlite_engine: Engine) -> None:
-    # BEGIN IMMEDIATE: even a transaction that has only read holds the write lock, so a second
-    # writer waits at BEGIN (here it gives up at once) instead of failing later on the upgrade.
+    # With BEGIN IMMEDIATE even a transaction that has only read holds the write lock. A second writer
+    # therefore waits at BEGIN (this one gives up at once) instead of failing later on the upgrade.
     with sqlite_engine.connect() as first, first.begin():
         first.execute(text("SELECT 1"))
         other = sqlite3.connect(sqlite_engine.url.database or "", timeout=0.1, isolation_level=None)

@@ -1,4 +1,4 @@
-"""The console session: who is typing, where, the transcript clock, and what every user sees."""
+"""The console session: the typing user, the place, the transcript clock and the output for every user."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class ConsoleError(UserError):
 
 
 class SettableClock(Clock):
-    """The system clock until a transcript sets it; then time moves only when told to."""
+    """The system clock until a transcript sets it; after that, time moves only with ``advance``."""
 
     def __init__(self) -> None:
         self._fixed: datetime | None = None
@@ -75,8 +75,8 @@ class ConsoleSession:
     write: Callable[[str], None] = print
     user: str = "guest"
     place: str = GENERAL
-    # NOTE: channel membership lives in this process only; after a restart the console knows the
-    # task channels again once their next delivery arrives.
+    # NOTE: channel membership lives in this process only. After a restart the console relearns a task
+    # channel's members from that channel's next delivery.
     channels: dict[str, set[str]] = field(default_factory=dict)
     delivered: set[str] = field(default_factory=set)
 
@@ -177,7 +177,7 @@ class ConsoleSession:
                 self.write(line)
 
     def deliver(self) -> int:
-        """Deliver every pending outbox item and print it as its audience sees it."""
+        """Deliver every pending outbox item and print it as its audience would read it."""
         return deliver_pending(self.ctx, self._deliver_one)
 
     def _deliver_one(self, session: Session, item: OutboxItem) -> None:

@@ -1,4 +1,4 @@
-"""Transcripts: replay lines of ``who [#place]: text`` and ``:directive`` to show what everyone sees."""
+"""Transcripts: replay lines of ``who [#place]: text`` and ``:directive`` and print every user's view."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """What an adapter must do for one outbox item; ``recipient`` is set for DMs and channel invitations."""
+    """One outbox item rendered for an adapter; ``recipient`` is set for DMs and channel invitations."""
 
     key: str
     kind: str

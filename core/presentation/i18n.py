@@ -33,8 +33,8 @@ def catalog_path(locale: str, directory: Path = LOCALE_DIR) -> Path:
 
 @functools.cache
 def _translations(locale: str) -> Translations:
-    # The .po files are the only catalogs kept in the repository; compiling them in memory at start
-    # means no build step and no stale .mo file.
+    # The repository keeps only the .po files. Compiling them in memory at start needs no build step,
+    # so no stale .mo file can exist.
     with catalog_path(locale).open("rb") as file:
         catalog = read_po(file, locale=locale, domain=DOMAIN)
     buffer = io.BytesIO()

@@ -320,7 +320,7 @@ def _(result: RankingTable, loc: Localizer) -> list[Message]:
 
 
 def request_message(loc: Localizer, request: RequestView, visibility: Visibility) -> Message:
-    """The request as the member receives it, always saying that accepting is the member's own choice."""
+    """Build the request as the member receives it, always saying that accepting is the member's own choice."""
     title = loc.line(
         N_("Participation request R{request_id}: task T{task_id} {title}"),
         request_id=request.id,

@@ -1,4 +1,4 @@
-"""What every use case receives: the acting person, the clock, settings, rubrics and the unit of work."""
+"""The context every use case receives: the acting person, the clock, settings, rubrics and transactions."""
 
 from __future__ import annotations
 

@@ -208,7 +208,7 @@ def _expire(session: Session, now: datetime, *, member_id: int | None = None, pa
 
 
 def answer_request(ctx: ServiceContext, actor: Actor, request_id: int, *, accept: bool) -> RequestView:
-    """Accept (and join the task) or decline a request; the partner is told either way."""
+    """Accept (and join the task) or decline a request; the partner gets a DM either way."""
     now = ctx.now()
     with ctx.transaction() as session:
         person = require_person(session, actor)

@@ -59,7 +59,7 @@ ELIGIBILITY_ALIASES: dict[str, Eligibility] = {
 
 @dataclass(frozen=True, slots=True)
 class NewTask:
-    """What a partner types to open a task; every field is still raw text or a plain number."""
+    """Fields a partner typed to open a task, still raw text or plain numbers."""
 
     menu: str
     title: str
@@ -272,7 +272,7 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
 
 
 def change_deadline(ctx: ServiceContext, actor: Actor, task_id: int, deadline: str) -> DeadlineChanged:
-    """Move the deadline of an open or closed task to a future time; participants are told in its channel."""
+    """Move the deadline of an open or closed task to a future time and post the change in its channel."""
     now = ctx.now()
     new_deadline = parse_deadline(deadline, now=now)
     _check_deadline(new_deadline, now)

@@ -16,7 +16,7 @@ __all__ = ["Requester", "TaskView", "requester_for", "task_view"]
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """How a partner appears to one viewer. ``company`` is None when the name is hidden from them."""
+    """A partner as one viewer may see it; ``company`` is None when the name is hidden from that viewer."""
 
     partner_id: int
     company: UserText | None
