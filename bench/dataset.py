@@ -79,6 +79,7 @@ PEOPLE_COLUMNS = (
     "id",
     "role",
     "display_name",
+    "name_key",
     "email",
     "locale",
     "membership",
@@ -251,6 +252,7 @@ def generate(members: int, evaluations: int, *, seed: int = 20260101) -> DataSet
             person_id,
             Role.PARTNER.value,
             f"Partner company {person_id}",
+            f"partner company {person_id}",
             f"partner{person_id}@example.com",
             "ja",
             None,
@@ -266,6 +268,7 @@ def generate(members: int, evaluations: int, *, seed: int = 20260101) -> DataSet
         (
             person_id,
             Role.MEMBER.value,
+            f"member{person_id:07d}",
             f"member{person_id:07d}",
             f"member{person_id}@example.com",
             "ja" if person_id % 5 else "en",

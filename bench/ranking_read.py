@@ -221,14 +221,17 @@ def measure_period(
     product_times: list[float] = []
     aggregate_times: list[float] = []
     for round_number in range(repeat):
-        pairs = [(product_read, product_times), (aggregate_read, aggregate_times)]
+        runs = [
+            ("top_members", product_read, product_times, product_rows),
+            ("aggregate", aggregate_read, aggregate_times, aggregate_rows),
+        ]
         if round_number % 2:
-            pairs.reverse()
-        for call, times in pairs:
+            runs.reverse()
+        for name, call, times, first_rows in runs:
             elapsed, rows = _time_once(engine, call)
             times.append(elapsed)
-            if call is product_read and rows != product_rows and mismatch is None:
-                mismatch = f"round {round_number + 1}: the product read returned different rows"
+            if rows != first_rows and mismatch is None:
+                mismatch = f"timed run {round_number + 1}: {name} returned other rows than its first run"
 
     product = Summary.of(product_times)
     aggregate = Summary.of(aggregate_times)

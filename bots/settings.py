@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     @field_validator("secretariat", mode="before")
     @classmethod
     def _split_accounts(cls, value: object) -> object:
+        """Read a comma-separated list, or a JSON list as pydantic-settings writes lists elsewhere."""
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -147,7 +147,22 @@ def test_command_error_marked(console: ConsoleSession, output: list[str]) -> Non
 
 
 def test_task_channel_created_for_partner(console: ConsoleSession, tasks_open: list[str]) -> None:
-    assert console.channels["#t1-調査"] == {"acme"}
+    console.say("補足の指示です", user="acme", place="#t1-調査")
+
+    assert tasks_open[-1] == "  [#t1-調査] acme: 補足の指示です"
+
+
+def test_task_channel_membership_survives_restart(
+    console: ConsoleSession, tasks_open: list[str], clock: SettableClock
+) -> None:
+    restarted: list[str] = []
+    fresh = ConsoleSession(console.ctx, clock, write=restarted.append)
+
+    fresh.say("再起動後の連絡です", user="acme", place="#t1-調査")
+    fresh.say("部外者です", user="taro", place="#t1-調査")
+
+    assert restarted[1] == "  [#t1-調査] acme: 再起動後の連絡です"
+    assert restarted[3] == "  [→ taro only]"
 
 
 def test_task_channel_refuses_non_member(console: ConsoleSession, tasks_open: list[str]) -> None:

@@ -288,3 +288,23 @@ def test_parse_request_id_invalid() -> None:
         requests.parse_request_id("T3")
 
     assert raised.value.values["value"] == "T3"
+
+
+def test_accept_after_joining_directly(any_ctx: ServiceContext, task_id: int) -> None:
+    request = send(any_ctx, task_id)
+    participation.join_task(any_ctx, actor("taro"), task_id)
+
+    accepted = answer(any_ctx, request.id, accept=True)
+
+    assert accepted.status == RequestStatus.ACCEPTED
+    assert accepted.task.participant_count == 1
+
+
+def test_request_expiry_follows_deadline(any_ctx: ServiceContext, task_id: int) -> None:
+    request = send(any_ctx, task_id)
+
+    tasks.change_deadline(any_ctx, actor("acme"), task_id, "2026/12/05 12:00")
+
+    (listed,) = requests.list_requests(any_ctx, actor("taro")).requests
+    assert request.expires_at == datetime(2026, 12, 15, 10, 0, tzinfo=TOKYO)
+    assert listed.expires_at == datetime(2026, 12, 5, 12, 0, tzinfo=TOKYO)

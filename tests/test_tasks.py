@@ -415,3 +415,9 @@ def test_deadline_changes_same_instant_each_delivered(acme: ServiceContext) -> N
     tasks.change_deadline(acme, actor("acme"), task_id, "2027/01/20")
 
     assert len(outbox_keys(acme, "task.deadline_changed")) == 2
+
+
+def test_create_brainstorm_capacity_rejected(acme: ServiceContext) -> None:
+    error = rejected(acme, "brainstorm", capacity=5)
+
+    assert "capacity=" in error.key

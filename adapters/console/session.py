@@ -22,6 +22,7 @@ from core.services import brainstorms
 from core.services.context import Actor, Clock, ServiceContext
 from core.services.lookup import parse_task_id
 from core.services.outbox import OutboxItem, deliver_pending
+from core.services.participation import channel_members
 
 __all__ = ["ConsoleError", "ConsoleSession", "SettableClock", "is_directive"]
 
@@ -32,6 +33,7 @@ WORKSPACE = "local"
 GENERAL = "#general"
 ANNOUNCEMENTS = "#announcements"
 BRAINSTORM = "#brainstorm"
+TASK_CHANNEL = re.compile(r"#t(\d{1,9})-")
 DIRECTIVE_EXAMPLES = {
     "as": ":as hanako",
     "in": ":in #general",
@@ -75,9 +77,6 @@ class ConsoleSession:
     write: Callable[[str], None] = print
     user: str = "guest"
     place: str = GENERAL
-    # NOTE: channel membership lives in this process only. After a restart the console relearns a task
-    # channel's members from that channel's next delivery.
-    channels: dict[str, set[str]] = field(default_factory=dict)
     delivered: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -143,8 +142,9 @@ class ConsoleSession:
         if place.startswith(f"{BRAINSTORM}/"):
             self._brainstorm_post(text, user, place)
             return
-        members = self.channels.get(place)
-        if members is not None and user not in members:
+        match = TASK_CHANNEL.match(place)
+        members = channel_members(self.ctx, int(match.group(1))) if match else None
+        if members is not None and (PLATFORM, WORKSPACE, user) not in members:
             loc = Localizer(resolve_locale(self.ctx, self.actor(user)))
             error = UserError(
                 N_(
@@ -205,21 +205,18 @@ class ConsoleSession:
     def _on_task_channel_open(self, delivery: Delivery) -> None:
         place = f"#{delivery.channel_name}"
         partner = self._console_user(delivery)
-        self.channels[place] = {partner} if partner else set()
         self.note(N_("✚ channel {channel} created; {user} invited"), channel=place, user=partner or "-")
         self._post(place, delivery)
 
     def _on_task_channel_invite(self, delivery: Delivery) -> None:
         place, user = f"#{delivery.channel_name}", self._console_user(delivery)
         if user:
-            self.channels.setdefault(place, set()).add(user)
             self.note(N_("✚ {user} invited to {channel}"), user=user, channel=place)
         self._post(place, delivery)
 
     def _on_task_channel_remove(self, delivery: Delivery) -> None:
         place, user = f"#{delivery.channel_name}", self._console_user(delivery)
         if user:
-            self.channels.get(place, set()).discard(user)
             self.note(N_("✖ {user} removed from {channel}"), user=user, channel=place)
         self._post(place, delivery)
 

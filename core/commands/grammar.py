@@ -109,7 +109,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(("task", "show"), N_("Show one task."), arguments=(TASK,)),
     CommandSpec(
         ("task", "deadline"),
-        N_("Move the deadline of an open or closed task (its partner)."),
+        N_("Move the deadline of an open or closed task (its partner or the secretariat)."),
         arguments=(TASK, Argument("deadline", N_("new deadline in Japan time, like 2026/12/31 18:00"), rest=True)),
     ),
     CommandSpec(("task", "close"), N_("Close a task to new work (its partner)."), arguments=(TASK,)),

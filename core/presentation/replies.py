@@ -183,7 +183,7 @@ def _(result: PostRecorded, loc: Localizer) -> list[Message]:
 
 @present.register
 def _(result: Digest, loc: Localizer) -> list[Message]:
-    lines = [loc.line(N_("Posts: {count}, from {authors} people."), count=len(result.posts), authors=result.authors)]
+    lines = [loc.line(N_("Posts: {count}; authors: {authors}."), count=len(result.posts), authors=result.authors)]
     lines.extend(
         loc.line(N_("{author}: {text} (reactions: {reactions})"), author=p.author, text=p.text, reactions=p.reactions)
         for p in result.posts

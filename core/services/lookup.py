@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.domain.enums import Role
 from core.domain.errors import N_, UserError
-from core.domain.text import UserText, normalize
+from core.domain.text import UserText, normalize, strip_invisible
 from core.services.context import Actor, ServiceContext
 from core.storage.models import Identity, Person, Task
 
@@ -89,16 +89,13 @@ def load_task(session: Session, task_id: int, *, lock: bool = False) -> Task:
 
 def load_member(session: Session, reference: str) -> Person:
     """Find a member by ``M12``, ``@nickname`` or ``nickname``."""
-    text = normalize(reference).removeprefix("@")
+    text = strip_invisible(normalize(reference)).removeprefix("@")
     statement = select(Person).where(Person.role == Role.MEMBER)
     if match := re.fullmatch(r"[Mm](\d{1,9})", text):
-        member = session.scalars(statement.where(Person.id == int(match.group(1)))).one_or_none()
+        statement = statement.where(Person.id == int(match.group(1)))
     else:
-        exact = statement.where(Person.display_name == text)
-        member = (
-            session.scalars(exact).one_or_none()
-            or session.scalars(statement.where(func.lower(Person.display_name) == text.lower())).first()
-        )
+        statement = statement.where(Person.name_key == text.casefold())
+    member = session.scalars(statement).one_or_none()
     if member is None:
         raise UserError(
             N_("Member {value} was not found. Use the member's nickname or id (like M3) as the ranking shows it."),

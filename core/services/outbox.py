@@ -7,13 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import JSON, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from core.services.context import ServiceContext
-from core.storage.models import OutboxMessage
+from core.storage.models import OutboxMessage, UTCDateTime, utcnow
 
 __all__ = ["OutboxItem", "deliver_pending", "enqueue"]
 
@@ -31,11 +29,19 @@ class OutboxItem:
     attempts: int
 
 
+# Text for the same reason as the ranking upsert: the dialect insert() with ON CONFLICT is not cacheable.
+_ENQUEUE = text(
+    """
+    INSERT INTO outbox (delivery_key, kind, payload, created_at, attempts)
+    VALUES (:key, :kind, :payload, :created_at, 0)
+    ON CONFLICT (delivery_key) DO NOTHING
+    """
+).bindparams(bindparam("payload", type_=JSON()), bindparam("created_at", type_=UTCDateTime()))
+
+
 def enqueue(session: Session, *, key: str, kind: str, **payload: Any) -> None:
     """Add an effect to the outbox in the caller's transaction; a second row with ``key`` is ignored."""
-    values = {"delivery_key": key, "kind": kind, "payload": payload, "attempts": 0}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["delivery_key"]))
+    session.execute(_ENQUEUE, {"key": key, "kind": kind, "payload": payload, "created_at": utcnow()})
 
 
 def deliver_pending(ctx: ServiceContext, deliver: Callable[[Session, OutboxItem], None], *, limit: int = 100) -> int:

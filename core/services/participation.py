@@ -14,9 +14,18 @@ from core.services.context import Actor, ServiceContext
 from core.services.lookup import load_task, require_member
 from core.services.outbox import enqueue
 from core.services.views import TaskView, task_view
-from core.storage.models import Participation, Person, Task
+from core.storage.models import Identity, Participation, Person, Task
 
-__all__ = ["Joined", "Left", "check_eligible", "check_open", "join_in_session", "join_task", "leave_task"]
+__all__ = [
+    "Joined",
+    "Left",
+    "channel_members",
+    "check_eligible",
+    "check_open",
+    "join_in_session",
+    "join_task",
+    "leave_task",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +187,20 @@ def leave_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Left:
             person_id=member.id,
         )
         return Left(task=task_view(session, task, viewer_id=member.id, secretariat=False))
+
+
+def channel_members(ctx: ServiceContext, task_id: int) -> frozenset[tuple[str, str, str]] | None:
+    """Return the chat accounts allowed in a task's channel (its partner and joined members), or None if no task."""
+    with ctx.transaction() as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            return None
+        joined = select(Participation.member_id).where(
+            Participation.task_id == task.id, Participation.status == ParticipationStatus.JOINED
+        )
+        rows = session.execute(
+            select(Identity.platform, Identity.workspace, Identity.user_id).where(
+                (Identity.person_id == task.partner_id) | Identity.person_id.in_(joined)
+            )
+        )
+        return frozenset((platform, workspace, user_id) for platform, workspace, user_id in rows)

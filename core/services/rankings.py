@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, delete, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.domain.errors import N_, UserError
@@ -15,7 +13,7 @@ from core.domain.scoring import ALL_TIME, RankingPrior, month_period
 from core.domain.text import TOKYO, UserText, normalize
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import find_person
-from core.storage.models import Evaluation, MemberScore, Person
+from core.storage.models import Evaluation, MemberScore, Person, UTCDateTime
 
 __all__ = [
     "RankingRow",
@@ -45,6 +43,24 @@ class RankingTable:
     prior: RankingPrior
 
 
+# NOTE: written as text because SQLAlchemy 2.0's dialect insert() for ON CONFLICT is not cacheable, so it
+# was compiled on every evaluation and tripled the cost of the write (bench/evaluation_write.py).
+# SQLite and PostgreSQL accept the same statement. The rank score repeats RankingPrior.rank_points
+# in the same order of operations, so the stored float equals a from-scratch aggregate exactly.
+_ADD_CONTRIBUTION = text(
+    """
+    INSERT INTO member_scores (period, member_id, evaluation_count, points_sum, rank_score, reached_at)
+    VALUES (:period, :member_id, :count, :points, :rank_score, :at)
+    ON CONFLICT (period, member_id) DO UPDATE SET
+        evaluation_count = member_scores.evaluation_count + excluded.evaluation_count,
+        points_sum = member_scores.points_sum + excluded.points_sum,
+        rank_score = (:prior_points + (member_scores.points_sum + excluded.points_sum))
+            / (:weight + (member_scores.evaluation_count + excluded.evaluation_count)),
+        reached_at = excluded.reached_at
+    """
+).bindparams(bindparam("at", type_=UTCDateTime()))
+
+
 def add_contribution(
     session: Session,
     prior: RankingPrior,
@@ -59,28 +75,20 @@ def add_contribution(
 
     A re-evaluation passes the point difference and ``count=0``, which replaces its old contribution.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for period in periods:
-        statement = insert(MemberScore).values(
-            period=period,
-            member_id=member_id,
-            evaluation_count=count,
-            points_sum=points,
-            rank_score=prior.rank_points(points, count),
-            reached_at=at,
-        )
-        new_sum = MemberScore.points_sum + statement.excluded.points_sum
-        new_count = MemberScore.evaluation_count + statement.excluded.evaluation_count
-        statement = statement.on_conflict_do_update(
-            index_elements=["period", "member_id"],
-            set_={
-                "evaluation_count": new_count,
-                "points_sum": new_sum,
-                "rank_score": (literal(prior.prior_points) + new_sum) / (literal(prior.weight) + new_count),
-                "reached_at": statement.excluded.reached_at,
+        session.execute(
+            _ADD_CONTRIBUTION,
+            {
+                "period": period,
+                "member_id": member_id,
+                "count": count,
+                "points": points,
+                "rank_score": prior.rank_points(points, count),
+                "at": at,
+                "prior_points": prior.prior_points,
+                "weight": prior.weight,
             },
         )
-        session.execute(statement)
 
 
 def _ranking_query(period: str, prior: RankingPrior):  # type: ignore[no-untyped-def]

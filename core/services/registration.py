@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.domain.enums import Membership, NameDisplay, Role
@@ -103,20 +104,26 @@ def _check_unregistered(session: Session, actor: Actor) -> None:
 
 
 def _check_name_free(session: Session, role: Role, name: str) -> None:
-    """Raise if another person of ``role`` has this name, ignoring the case of Latin letters."""
-    taken = session.scalars(
-        select(Person.id).where(Person.role == role, func.lower(Person.display_name) == name.lower())
-    ).first()
+    """Raise if another person of ``role`` has this name, ignoring case."""
+    taken = session.scalars(select(Person.id).where(Person.role == role, Person.name_key == name.casefold())).first()
     if taken is not None:
         raise UserError(N_("The name {value} is already taken. Please choose another one."), value=UserText(name))
 
 
 def _add(session: Session, actor: Actor, person: Person) -> None:
+    """Store the person and the actor's identity; a concurrent registration of either loses here."""
     session.add(person)
-    session.flush()
-    session.add(
-        Identity(platform=actor.platform, workspace=actor.workspace, user_id=actor.user_id, person_id=person.id)
-    )
+    session.add(Identity(platform=actor.platform, workspace=actor.workspace, user_id=actor.user_id, person=person))
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise UserError(
+            N_(
+                "The name {value} was registered, or this account was registered, a moment ago. Please check "
+                "with /smarter profile or choose another name."
+            ),
+            value=UserText(person.display_name),
+        ) from error
 
 
 def register_member(ctx: ServiceContext, actor: Actor, *, nickname: str, email: str | None = None) -> Profile:
@@ -138,6 +145,7 @@ def register_member(ctx: ServiceContext, actor: Actor, *, nickname: str, email: 
         person = Person(
             role=Role.MEMBER,
             display_name=nickname,
+            name_key=nickname.casefold(),
             email=normalize(email) if email else None,
             membership=Membership.FREE,
             locale=actor.locale,
@@ -172,6 +180,7 @@ def register_partner(
         person = Person(
             role=Role.PARTNER,
             display_name=company,
+            name_key=company.casefold(),
             email=normalize(email) if email else None,
             name_display=display,
             industry=industry_value,

@@ -118,8 +118,7 @@ def _check_requestable(ctx: ServiceContext, task: Task) -> None:
         )
 
 
-def _check_member_can_join(session: Session, task: Task, member: Person) -> None:
-    """Raise if the member has already joined or could not accept because of the task's eligibility."""
+def _has_joined(session: Session, task: Task, member: Person) -> bool:
     joined = session.scalars(
         select(Participation.id).where(
             Participation.task_id == task.id,
@@ -127,7 +126,12 @@ def _check_member_can_join(session: Session, task: Task, member: Person) -> None
             Participation.status == ParticipationStatus.JOINED,
         )
     ).first()
-    if joined is not None:
+    return joined is not None
+
+
+def _check_member_can_join(session: Session, task: Task, member: Person) -> None:
+    """Raise if the member has already joined or could not accept because of the task's eligibility."""
+    if _has_joined(session, task, member):
         raise UserError(
             N_("{member} has already joined task T{task_id}."), member=UserText(member.display_name), task_id=task.id
         )
@@ -229,8 +233,9 @@ def answer_request(ctx: ServiceContext, actor: Actor, request_id: int, *, accept
                 status=T_(request.status),
             )
 
-        if accept:
-            join_in_session(ctx, session, person, load_task(session, request.task_id, lock=True))
+        task = load_task(session, request.task_id, lock=True)
+        if accept and not _has_joined(session, task, person):
+            join_in_session(ctx, session, person, task)
         request.status = RequestStatus.ACCEPTED if accept else RequestStatus.DECLINED
         request.responded_at = now
         enqueue(session, key=f"request:{request.id}:answered", kind="request.answered", request_id=request.id)

@@ -7,15 +7,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from core.domain.enums import TASK_TRANSITIONS, Eligibility, TaskMenu, TaskStatus, WorkType
+from core.domain.enums import TASK_TRANSITIONS, Eligibility, RequestStatus, TaskMenu, TaskStatus, WorkType
 from core.domain.errors import N_, T_, UserError
 from core.domain.text import UserText, check_length, normalize, parse_deadline
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import find_person, load_task, require_partner, require_task_owner
 from core.services.outbox import enqueue
 from core.services.views import TaskView, task_view
-from core.storage.models import Task
+from core.storage.models import ParticipationRequest, Task
 
 __all__ = [
     "DeadlineChanged",
@@ -154,6 +155,8 @@ def _check_menu_fields(spec: NewTask, menu: TaskMenu, work_types: tuple[WorkType
                 "can be set for contests only."
             )
         )
+    if menu == TaskMenu.BRAINSTORM and spec.capacity is not None:
+        raise UserError(N_("A brainstorm has no participants to count, so capacity= does not apply. Remove it."))
     if spec.capacity is not None and not 1 <= spec.capacity <= CAPACITY_MAX:
         raise UserError(
             N_("The capacity must be a whole number from 1 to {maximum}; you gave {value}."),
@@ -271,6 +274,17 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
         return StatusChanged(task=view, previous=previous)
 
 
+def _follow_deadline(ctx: ServiceContext, session: Session, task: Task) -> None:
+    """Move the answer-by time of the task's pending requests with its deadline, within the expiry days."""
+    pending = session.scalars(
+        select(ParticipationRequest).where(
+            ParticipationRequest.task_id == task.id, ParticipationRequest.status == RequestStatus.PENDING
+        )
+    )
+    for request in pending:
+        request.expires_at = min(task.deadline, request.created_at + timedelta(days=ctx.policy.request_expiry_days))
+
+
 def change_deadline(ctx: ServiceContext, actor: Actor, task_id: int, deadline: str) -> DeadlineChanged:
     """Move the deadline of an open or closed task to a future time and post the change in its channel."""
     now = ctx.now()
@@ -288,6 +302,7 @@ def change_deadline(ctx: ServiceContext, actor: Actor, task_id: int, deadline: s
 
         previous = task.deadline
         task.deadline = new_deadline
+        _follow_deadline(ctx, session, task)
         enqueue(
             session,
             # Only the same new deadline set twice at the same instant shares a key, and that is a repeat.

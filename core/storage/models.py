@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "Base",
@@ -83,6 +83,8 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(100))
+    # display_name.casefold(): names are unique and looked up ignoring case, the same on every database.
+    name_key: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str | None] = mapped_column(String(8))
     membership: Mapped[str | None] = mapped_column(String(8))
@@ -92,7 +94,7 @@ class Person(Base):
     prefecture: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("role", "display_name", name="uq_people_role_display_name"),)
+    __table_args__ = (UniqueConstraint("role", "name_key", name="uq_people_role_name_key"),)
 
 
 class Identity(Base):
@@ -104,6 +106,8 @@ class Identity(Base):
     workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    # Only for writing an identity together with a new person; lazy="raise" keeps reads explicit.
+    person: Mapped[Person] = relationship(lazy="raise")
 
 
 class Task(Base):

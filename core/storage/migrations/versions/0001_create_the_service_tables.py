@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('display_name', sa.String(length=100), nullable=False),
+    sa.Column('name_key', sa.String(length=100), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('locale', sa.String(length=8), nullable=True),
     sa.Column('membership', sa.String(length=8), nullable=True),
@@ -47,7 +48,7 @@ def upgrade() -> None:
     sa.Column('prefecture', sa.String(length=8), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_people')),
-    sa.UniqueConstraint('role', 'display_name', name='uq_people_role_display_name')
+    sa.UniqueConstraint('role', 'name_key', name='uq_people_role_name_key')
     )
     op.create_table('identities',
     sa.Column('platform', sa.String(length=16), nullable=False),
