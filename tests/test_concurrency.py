@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from adapters.console.session import SettableClock
 from bots.wiring import build_context
-from core.domain.enums import ParticipationStatus
+from core.domain.enums import ParticipationStatus, RequestStatus
 from core.domain.errors import UserError
 from core.services import participation, registration, requests, tasks
 from core.services.context import ServiceContext
@@ -185,7 +185,10 @@ def test_concurrent_accept_and_joins_give_one_participation(any_ctx: ServiceCont
     outcomes = run_together(calls)
 
     assert unexpected(outcomes) == []
-    assert len(user_errors(outcomes)) == 10
+    # The accept succeeds whether it joins or finds the member already joined, so 9 or 10 joins fail.
+    assert len(user_errors(outcomes)) in (9, 10)
     assert keys_without(user_errors(outcomes), ALREADY_JOINED) == []
     assert joined_count(any_ctx, task_id) == 1
     assert participant_count(any_ctx, task_id) == 1
+    (answered,) = requests.list_requests(any_ctx, actor("taro")).requests
+    assert answered.status == RequestStatus.ACCEPTED
