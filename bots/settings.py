@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     requests_per_partner_per_day: int = Field(default=10, ge=1)
     request_expiry_days: int = Field(default=14, ge=1)
     ranking_prior_mean: float = Field(default=60.0, ge=0, le=100)
-    ranking_prior_weight: float = Field(default=3.0, ge=0)
+    ranking_prior_weight: float = Field(default=3.0, gt=0)
     ranking_min_evaluations: int = Field(default=1, ge=1)
     ranking_size: int = Field(default=10, ge=1, le=200)
     min_grade: int = 1

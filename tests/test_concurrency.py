@@ -13,10 +13,10 @@ from adapters.console.session import SettableClock
 from bots.wiring import build_context
 from core.domain.enums import ParticipationStatus, RequestStatus
 from core.domain.errors import UserError
-from core.services import participation, registration, requests, tasks
+from core.services import evaluations, participation, registration, requests, submissions, tasks
 from core.services.context import ServiceContext
 from core.services.tasks import NewTask
-from core.storage.models import Participation, ParticipationRequest, Task
+from core.storage.models import MemberScore, Participation, ParticipationRequest, Task
 from tests.conftest import actor, make_settings
 
 T = TypeVar("T")
@@ -192,3 +192,43 @@ def test_concurrent_accept_and_joins_give_one_participation(any_ctx: ServiceCont
     assert participant_count(any_ctx, task_id) == 1
     (answered,) = requests.list_requests(any_ctx, actor("taro")).requests
     assert answered.status == RequestStatus.ACCEPTED
+
+
+def test_concurrent_submits_get_distinct_versions(any_ctx: ServiceContext) -> None:
+    registration.register_partner(any_ctx, actor("partner"), company="株式会社版管理")
+    task_id = open_practice_task(any_ctx, "partner")
+    registration.register_member(any_ctx, actor("taro"), nickname="taro")
+    participation.join_task(any_ctx, actor("taro"), task_id)
+    calls: list[Callable[[], object]] = [
+        lambda n=n: submissions.submit(any_ctx, actor("taro"), task_id, text=f"版 {n}") for n in range(8)
+    ]
+
+    outcomes = run_together(calls)
+
+    assert unexpected(outcomes) == []
+    assert sorted(outcome.version for outcome in outcomes if isinstance(outcome, submissions.Submitted)) == list(
+        range(1, 9)
+    )
+
+
+def test_concurrent_first_evaluations_keep_one(any_ctx: ServiceContext) -> None:
+    registration.register_partner(any_ctx, actor("partner"), company="株式会社評価")
+    task_id = open_practice_task(any_ctx, "partner")
+    registration.register_member(any_ctx, actor("taro"), nickname="taro")
+    participation.join_task(any_ctx, actor("taro"), task_id)
+    submissions.submit(any_ctx, actor("taro"), task_id, text="報告")
+    levels = {"logic": "3", "evidence": "3", "originality": "3", "feasibility": "3", "clarity": "3"}
+    calls: list[Callable[[], object]] = [
+        lambda: evaluations.evaluate(any_ctx, actor("partner"), task_id, "taro", levels=levels, advice="良い")
+        for _ in range(8)
+    ]
+
+    outcomes = run_together(calls)
+
+    assert unexpected(outcomes) == []
+    assert sorted(outcome.revision for outcome in outcomes if isinstance(outcome, evaluations.EvaluationView)) == list(
+        range(1, 9)
+    )
+    with any_ctx.transaction() as session:
+        (total,) = session.scalars(select(MemberScore).where(MemberScore.period == "all")).all()
+    assert total.evaluation_count == 1

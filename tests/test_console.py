@@ -11,6 +11,7 @@ from sqlalchemy import select
 from adapters.console.session import ConsoleError, ConsoleSession, SettableClock, is_directive
 from adapters.console.transcript import TranscriptError, replay
 from bots.cli import main
+from core.commands.dispatch import HANDLERS
 from core.domain.text import TOKYO
 from core.services.context import ServiceContext
 from core.storage.models import Post
@@ -290,3 +291,18 @@ def test_cli_invalid_database_url(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--script", "/dev/null", "--database", "mysql://x@localhost/db"]) == 2
 
     assert "unsupported database" in capsys.readouterr().err
+
+
+def test_unexpected_error_gets_apology(
+    console: ConsoleSession, output: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setitem(HANDLERS, "profile", broken)
+
+    console.say("/smarter profile", user="taro")
+
+    assert output[1] == "  [→ taro only]"
+    assert output[2].startswith("    ⚠ ")
+    assert "運営事務局" in output[2]

@@ -6,7 +6,7 @@ import pytest
 
 from core.domain.enums import Membership, NameDisplay, Role
 from core.domain.errors import UserError
-from core.services import registration
+from core.services import registration, secretariat
 from core.services.context import ServiceContext
 from tests.conftest import actor
 
@@ -98,3 +98,28 @@ def test_set_locale_aliases(any_ctx: ServiceContext, typed: str, stored: str) ->
     registration.register_member(any_ctx, actor("a"), nickname="hana")
 
     assert registration.set_locale(any_ctx, actor("a"), typed) == stored
+
+
+def test_partner_company_names_may_repeat(any_ctx: ServiceContext) -> None:
+    registration.register_partner(
+        any_ctx,
+        actor("p1"),
+        company="株式会社ヒミツ",
+        display=NameDisplay.INDUSTRY_PREFECTURE,
+        industry="E",
+        prefecture="東京都",
+    )
+
+    profile = registration.register_partner(any_ctx, actor("p2"), company="株式会社ヒミツ")
+
+    assert profile.display_name == "株式会社ヒミツ"
+
+
+def test_membership_free_clears_grade(any_ctx: ServiceContext) -> None:
+    registration.register_member(any_ctx, actor("a"), nickname="hana")
+    secretariat.set_membership(any_ctx, actor("secretariat"), "hana", "paid")
+    secretariat.set_grade(any_ctx, actor("secretariat"), "hana", 4)
+
+    updated = secretariat.set_membership(any_ctx, actor("secretariat"), "hana", "free")
+
+    assert updated.grade is None

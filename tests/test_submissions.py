@@ -8,7 +8,7 @@ from sqlalchemy import select
 from adapters.console.session import SettableClock
 from core.domain.enums import ParticipationStatus, TaskStatus
 from core.domain.errors import UserError
-from core.services import participation, secretariat, submissions, tasks
+from core.services import evaluations, participation, secretariat, submissions, tasks
 from core.services.context import ServiceContext
 from core.storage.models import Participation, Submission
 from tests.conftest import actor
@@ -319,3 +319,16 @@ def test_submit_checks_eligibility_again(any_ctx: ServiceContext, task_id: int) 
 
     assert "paid members only" in raised.value.key
     assert count_rows(any_ctx, Submission) == 0
+
+
+def test_submission_list_new_version_awaits_evaluation(any_ctx: ServiceContext, task_id: int) -> None:
+    join(any_ctx, "taro", task_id)
+    submissions.submit(any_ctx, actor("taro"), task_id, text="初版")
+    levels = {"logic": "1", "evidence": "1", "originality": "1", "feasibility": "1", "clarity": "1"}
+    evaluations.evaluate(any_ctx, actor("acme"), task_id, "taro", levels=levels, advice="次に期待")
+    submissions.submit(any_ctx, actor("taro"), task_id, text="改訂版")
+
+    (row,) = submissions.list_submissions(any_ctx, actor("acme"), task_id).rows
+
+    assert row.version == 2
+    assert row.points is None

@@ -11,6 +11,8 @@ from adapters.console.session import SettableClock
 from core.domain.enums import Eligibility, TaskMenu, TaskStatus, WorkType
 from core.domain.errors import UserError
 from core.domain.text import TOKYO
+from core.presentation.i18n import Localizer
+from core.presentation.replies import present
 from core.services import participation, tasks
 from core.services.context import ServiceContext
 from core.storage.models import Task
@@ -421,3 +423,31 @@ def test_create_brainstorm_capacity_rejected(acme: ServiceContext) -> None:
     error = rejected(acme, "brainstorm", capacity=5)
 
     assert "capacity=" in error.key
+
+
+def test_reopen_after_deadline_rejected(acme: ServiceContext, clock: SettableClock) -> None:
+    task_id = open_task(acme)
+    move(acme, task_id, TaskStatus.CLOSED)
+    clock.advance("31d")
+
+    with pytest.raises(UserError) as raised:
+        move(acme, task_id, TaskStatus.OPEN)
+
+    assert "/smarter task deadline" in raised.value.key
+
+
+def test_partner_card_offers_submissions(acme: ServiceContext) -> None:
+    task_id = open_task(acme)
+
+    card = present(tasks.show_task(acme, actor("acme"), task_id), Localizer("en"))[0]
+
+    assert [action.command for action in card.actions] == [f"/smarter submissions T{task_id}"]
+
+
+def test_member_card_offers_join(acme: ServiceContext) -> None:
+    task_id = open_task(acme)
+    member(acme, "taro")
+
+    card = present(tasks.show_task(acme, actor("taro"), task_id), Localizer("en"))[0]
+
+    assert card.actions[0].command == f"/smarter join T{task_id}"

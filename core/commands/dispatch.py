@@ -32,6 +32,11 @@ __all__ = ["CommandRunner", "resolve_locale"]
 
 logger = logging.getLogger(__name__)
 
+UNEXPECTED = N_(
+    "An unexpected error stopped this command. Please try again in a moment; if it happens again, "
+    "contact the secretariat."
+)
+
 Handler = Callable[[ServiceContext, Actor, ParsedCommand], Any]
 
 
@@ -192,6 +197,10 @@ class CommandRunner:
         except UserError as error:
             logger.debug("command rejected for %s: %s", actor.ref, error.key)
             return [present_error(error, loc)]
+        except Exception:
+            # A bug or a database failure must not stop the adapter; the person gets a plain apology.
+            logger.exception("command failed for %s", actor.ref)
+            return [present_error(UserError(UNEXPECTED), loc)]
         return present(result, loc)
 
     def help(self, loc: Localizer, topic: str | None) -> Message:

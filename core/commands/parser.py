@@ -80,7 +80,9 @@ def _convert(spec: CommandSpec, name: str, raw: str) -> Any:
     if option.kind == "int":
         value = normalize(raw)
         if not re.fullmatch(r"-?\d{1,18}", value):
-            raise UserError(N_("{option}= needs a whole number; you gave {value}."), option=name, value=UserText(raw))
+            raise UserError(
+                N_("{option}= needs a whole number; you gave {value}."), option=UserText(name), value=UserText(raw)
+            )
         return int(value)
     if option.kind == "list":
         return tuple(part.strip() for part in re.split(r"[,、，]", raw) if part.strip())
@@ -172,7 +174,7 @@ def _split_option(line: str, token: Token) -> tuple[str, str] | None:
 def _add_option(parsed: ParsedCommand, name: str, raw: str) -> None:
     spec = parsed.spec
     if name in parsed.options or name in parsed.extra:
-        raise UserError(N_("{option}= is given twice. Give each option once."), option=name)
+        raise UserError(N_("{option}= is given twice. Give each option once."), option=UserText(name))
     if any(option.name == name for option in spec.options):
         parsed.options[name] = _convert(spec, name, raw)
     elif spec.free_options:
@@ -181,7 +183,7 @@ def _add_option(parsed: ParsedCommand, name: str, raw: str) -> None:
         allowed = ", ".join(f"{option.name}=" for option in spec.options) or "-"
         raise UserError(
             N_("{option}= is not an option of {command}. Options: {allowed}"),
-            option=name,
+            option=UserText(name),
             command=spec.name,
             allowed=allowed,
         )

@@ -70,17 +70,25 @@ def task_fields(loc: Localizer, task: TaskView) -> tuple[Field, ...]:
     return tuple(fields)
 
 
+def _card_actions(loc: Localizer, task: TaskView) -> tuple[Action, ...]:
+    """Offer the partner its review commands, and members what they can still do while the task is open."""
+    if task.viewer_is_partner:
+        if task.menu == TaskMenu.BRAINSTORM:
+            return (Action(loc(N_("Digest")), f"/smarter digest T{task.id}"),)
+        return (Action(loc(N_("Submissions")), f"/smarter submissions T{task.id}"),)
+    if task.status != TaskStatus.OPEN:
+        return ()
+    if task.menu == TaskMenu.BRAINSTORM:
+        return (Action(loc(N_("Post an idea")), f"/smarter post T{task.id} "),)
+    return (
+        Action(loc(N_("Join")), f"/smarter join T{task.id}", "primary"),
+        Action(loc(N_("Submit")), f"/smarter submit T{task.id} "),
+    )
+
+
 def task_card(loc: Localizer, task: TaskView, visibility: Visibility, *, with_actions: bool = True) -> Message:
     lines = (loc.of(task.description),) if task.description else ()
-    actions: tuple[Action, ...] = ()
-    with_actions = with_actions and task.status == TaskStatus.OPEN
-    if with_actions and task.menu == TaskMenu.BRAINSTORM:
-        actions = (Action(loc(N_("Post an idea")), f"/smarter post T{task.id} "),)
-    elif with_actions:
-        actions = (
-            Action(loc(N_("Join")), f"/smarter join T{task.id}", "primary"),
-            Action(loc(N_("Submit")), f"/smarter submit T{task.id} "),
-        )
+    actions = _card_actions(loc, task) if with_actions else ()
     return Message(
         visibility,
         loc.locale,

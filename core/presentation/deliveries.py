@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.domain.enums import TaskMenu
+from core.domain.enums import Role, TaskMenu
 from core.domain.errors import N_
 from core.domain.text import UserText
 from core.presentation.cards import task_card, task_title
@@ -62,9 +62,11 @@ def recipient(ctx: ServiceContext, session: Session, person_id: int) -> Recipien
     identities = session.execute(
         select(Identity.platform, Identity.workspace, Identity.user_id).where(Identity.person_id == person_id)
     ).all()
+    # A partner's company name may be hidden, so a partner recipient goes by its id.
+    name = person.display_name if person.role == Role.MEMBER else f"P{person.id}"
     return Recipient(
         person.id,
-        person.display_name,
+        name,
         tuple((p, w, u) for p, w, u in identities),
         person.locale or ctx.policy.default_locale,
     )

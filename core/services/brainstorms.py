@@ -54,7 +54,7 @@ def post_idea(ctx: ServiceContext, actor: Actor, task_id: int, text: str) -> Pos
     body = check_length(T_("post"), text, POST_MAX, multiline=True)
     with ctx.transaction() as session:
         person = require_person(session, actor)
-        task = load_task(session, task_id)
+        task = load_task(session, task_id, share=True)
         _require_brainstorm(task)
         check_open(ctx, task)
         if person.role == Role.MEMBER:

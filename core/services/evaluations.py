@@ -166,7 +166,7 @@ def evaluate(
     now = ctx.now()
     with ctx.transaction() as session:
         partner = require_partner(session, actor)
-        task = load_task(session, task_id)
+        task = load_task(session, task_id, share=True)
         _check_evaluable(session, partner, task)
         member = load_member(session, member_ref)
         rubric = ctx.rubrics.get(task.rubric_key)
@@ -187,10 +187,12 @@ def evaluate(
                 member=UserText(member.display_name),
                 task_id=task.id,
             )
+        # Locking the submission makes a second evaluation of the same work wait for the first one's row,
+        # because a FOR UPDATE on the evaluation itself locks nothing while no evaluation exists.
         submission = session.scalars(
-            select(Submission).where(
-                Submission.task_id == task.id, Submission.member_id == member.id, Submission.version == version
-            )
+            select(Submission)
+            .where(Submission.task_id == task.id, Submission.member_id == member.id, Submission.version == version)
+            .with_for_update()
         ).one()
         points = to_points(rubric.score(parsed_levels))
 
@@ -237,6 +239,7 @@ def evaluate(
         )
         enqueue(
             session,
+            at=ctx.now(),
             key=f"evaluation:{evaluation.id}:{evaluation.revision}",
             kind="evaluation.result",
             evaluation_id=evaluation.id,

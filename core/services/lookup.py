@@ -77,10 +77,17 @@ def parse_task_id(text: str) -> int:
     return int(match.group(1))
 
 
-def load_task(session: Session, task_id: int, *, lock: bool = False) -> Task:
+def load_task(session: Session, task_id: int, *, lock: bool = False, share: bool = False) -> Task:
+    """Load a task; ``lock`` takes its row for update, ``share`` only keeps its status from changing.
+
+    Work that depends on the task's status (submit, evaluate, post) takes the shared lock, so a
+    concurrent close or archive, which takes the update lock, waits for it or runs before it.
+    """
     statement = select(Task).where(Task.id == task_id)
     if lock:
         statement = statement.with_for_update()
+    elif share:
+        statement = statement.with_for_update(read=True)
     task = session.scalars(statement).one_or_none()
     if task is None:
         raise UserError(N_("Task T{task_id} was not found. /smarter task list shows the open tasks."), task_id=task_id)

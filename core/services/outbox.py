@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, bindparam, select, text
@@ -39,9 +40,13 @@ _ENQUEUE = text(
 ).bindparams(bindparam("payload", type_=JSON()), bindparam("created_at", type_=UTCDateTime()))
 
 
-def enqueue(session: Session, *, key: str, kind: str, **payload: Any) -> None:
-    """Add an effect to the outbox in the caller's transaction; a second row with ``key`` is ignored."""
-    session.execute(_ENQUEUE, {"key": key, "kind": kind, "payload": payload, "created_at": utcnow()})
+def enqueue(session: Session, *, key: str, kind: str, at: datetime | None = None, **payload: Any) -> None:
+    """Add an effect to the outbox in the caller's transaction; a second row with ``key`` is ignored.
+
+    ``at`` is the service clock's time of the change (the system time if omitted).
+    """
+    created_at = at or utcnow()
+    session.execute(_ENQUEUE, {"key": key, "kind": kind, "payload": payload, "created_at": created_at})
 
 
 def deliver_pending(ctx: ServiceContext, deliver: Callable[[Session, OutboxItem], None], *, limit: int = 100) -> int:

@@ -133,6 +133,7 @@ def join_in_session(ctx: ServiceContext, session: Session, member: Person, task:
     session.refresh(task, ["participant_count"])
     enqueue(
         session,
+        at=ctx.now(),
         key=f"task:{task.id}:invite:{member.id}:{existing.changes}",
         kind="task_channel.invite",
         task_id=task.id,
@@ -181,6 +182,7 @@ def leave_task(ctx: ServiceContext, actor: Actor, task_id: int) -> Left:
         session.refresh(task, ["participant_count"])
         enqueue(
             session,
+            at=ctx.now(),
             key=f"task:{task.id}:remove:{member.id}:{participation.changes}",
             kind="task_channel.remove",
             task_id=task.id,

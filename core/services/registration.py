@@ -175,7 +175,6 @@ def register_partner(
         raise UserError(N_("{value} is not an e-mail address. Write it like name@example.com."), value=UserText(email))
     with ctx.transaction() as session:
         _check_unregistered(session, actor)
-        _check_name_free(session, Role.PARTNER, company)
 
         person = Person(
             role=Role.PARTNER,

@@ -140,7 +140,7 @@ def _check_member_can_join(session: Session, task: Task, member: Person) -> None
     except UserError as error:
         raise UserError(
             N_(
-                "{member} does not meet the eligibility of task T{task_id} (its membership or grade), so they "
+                "{member} does not meet the eligibility of task T{task_id} (membership or grade), so the member "
                 "could not accept a request."
             ),
             member=UserText(member.display_name),
@@ -194,7 +194,7 @@ def send_request(ctx: ServiceContext, actor: Actor, member_ref: str, task_id: in
         )
         session.add(request)
         session.flush()
-        enqueue(session, key=f"request:{request.id}:sent", kind="request.sent", request_id=request.id)
+        enqueue(session, at=ctx.now(), key=f"request:{request.id}:sent", kind="request.sent", request_id=request.id)
         return request_view(session, request, viewer_id=partner.id, secretariat=False)
 
 
@@ -216,10 +216,13 @@ def answer_request(ctx: ServiceContext, actor: Actor, request_id: int, *, accept
     now = ctx.now()
     with ctx.transaction() as session:
         person = require_person(session, actor)
+        task_id = session.scalar(select(ParticipationRequest.task_id).where(ParticipationRequest.id == request_id))
+        # Task first, then request: change_deadline locks in the same order, so the two cannot deadlock.
+        task = load_task(session, task_id, lock=True) if task_id is not None else None
         request = session.scalars(
             select(ParticipationRequest).where(ParticipationRequest.id == request_id).with_for_update()
         ).one_or_none()
-        if request is None or request.member_id != person.id:
+        if task is None or request is None or request.member_id != person.id:
             raise UserError(
                 N_("You have no participation request R{request_id}. /smarter requests lists yours."),
                 request_id=request_id,
@@ -233,12 +236,13 @@ def answer_request(ctx: ServiceContext, actor: Actor, request_id: int, *, accept
                 status=T_(request.status),
             )
 
-        task = load_task(session, request.task_id, lock=True)
         if accept and not _has_joined(session, task, person):
             join_in_session(ctx, session, person, task)
         request.status = RequestStatus.ACCEPTED if accept else RequestStatus.DECLINED
         request.responded_at = now
-        enqueue(session, key=f"request:{request.id}:answered", kind="request.answered", request_id=request.id)
+        enqueue(
+            session, at=ctx.now(), key=f"request:{request.id}:answered", kind="request.answered", request_id=request.id
+        )
         return request_view(session, request, viewer_id=person.id, secretariat=False)
 
 

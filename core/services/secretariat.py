@@ -44,6 +44,8 @@ def set_membership(ctx: ServiceContext, actor: Actor, member_ref: str, membershi
     with ctx.transaction() as session:
         member = load_member(session, member_ref)
         member.membership = value
+        if value == Membership.FREE:
+            member.grade = None  # grades belong to paid members only
         return MemberUpdated(member.id, UserText(member.display_name), value, member.grade, "membership")
 
 

@@ -90,17 +90,20 @@ def submit(
 
     with ctx.transaction() as session:
         member = require_member(session, actor)
-        task = load_task(session, task_id)
+        task = load_task(session, task_id, share=True)
         if task.menu == TaskMenu.BRAINSTORM:
             raise UserError(
                 N_("Brainstorm T{task_id} takes posts, not submissions: use /smarter post T{task_id}."), task_id=task.id
             )
         joined = session.scalars(
-            select(Participation.id).where(
+            select(Participation.id)
+            .where(
                 Participation.task_id == task.id,
                 Participation.member_id == member.id,
                 Participation.status == ParticipationStatus.JOINED,
             )
+            # The participation row lock numbers one member's concurrent submissions one after another.
+            .with_for_update()
         ).first()
         if joined is None:
             raise UserError(N_("Join task T{task_id} before submitting: /smarter join T{task_id}."), task_id=task.id)
@@ -149,7 +152,7 @@ def list_submissions(ctx: ServiceContext, actor: Actor, task_id: int) -> Submiss
             select(Submission, Person.display_name, Evaluation.points)
             .join(latest, (latest.c.member_id == Submission.member_id) & (latest.c.version == Submission.version))
             .join(Person, Person.id == Submission.member_id)
-            .outerjoin(Evaluation, (Evaluation.task_id == task.id) & (Evaluation.member_id == Submission.member_id))
+            .outerjoin(Evaluation, Evaluation.submission_id == Submission.id)
             .where(Submission.task_id == task.id)
             .order_by(Submission.created_at, Submission.id)
         )

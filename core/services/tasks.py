@@ -221,8 +221,8 @@ def create_task(ctx: ServiceContext, actor: Actor, spec: NewTask) -> TaskView:
         session.flush()
 
         kind = "brainstorm.open" if task.menu == TaskMenu.BRAINSTORM else "task_channel.open"
-        enqueue(session, key=f"task:{task.id}:open", kind=kind, task_id=task.id)
-        enqueue(session, key=f"task:{task.id}:announce", kind="task.announce", task_id=task.id)
+        enqueue(session, at=ctx.now(), key=f"task:{task.id}:open", kind=kind, task_id=task.id)
+        enqueue(session, at=ctx.now(), key=f"task:{task.id}:announce", kind="task.announce", task_id=task.id)
         return task_view(session, task, viewer_id=partner.id, secretariat=False)
 
 
@@ -267,9 +267,19 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
                 allowed=tuple(T_(status) for status in allowed) or T_("none"),
             )
 
+        if target == TaskStatus.OPEN and task.deadline <= ctx.now():
+            raise UserError(
+                N_(
+                    "The deadline of task T{task_id} ({deadline}) has passed, so reopening it would let nobody "
+                    "join or submit. Set a new deadline with /smarter task deadline T{task_id} <date> first."
+                ),
+                task_id=task.id,
+                deadline=task.deadline,
+            )
+
         task.status = target
         if target == TaskStatus.ARCHIVED and task.menu != TaskMenu.BRAINSTORM:
-            enqueue(session, key=f"task:{task.id}:archive", kind="task_channel.archive", task_id=task.id)
+            enqueue(session, at=ctx.now(), key=f"task:{task.id}:archive", kind="task_channel.archive", task_id=task.id)
         view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
         return StatusChanged(task=view, previous=previous)
 
@@ -305,6 +315,7 @@ def change_deadline(ctx: ServiceContext, actor: Actor, task_id: int, deadline: s
         _follow_deadline(ctx, session, task)
         enqueue(
             session,
+            at=ctx.now(),
             # Only the same new deadline set twice at the same instant shares a key, and that is a repeat.
             key=f"task:{task.id}:deadline:{now.isoformat()}:{new_deadline.isoformat()}",
             kind="task.deadline_changed",

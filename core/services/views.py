@@ -40,6 +40,7 @@ class TaskView:
     copyright: UserText | None
     rubric_key: str
     requester: Requester
+    viewer_is_partner: bool = False
 
 
 def requester_for(partner: Person, *, viewer_id: int | None, secretariat: bool) -> Requester:
@@ -70,4 +71,5 @@ def task_view(session: Session, task: Task, *, viewer_id: int | None, secretaria
         copyright=UserText(task.copyright) if task.copyright else None,
         rubric_key=task.rubric_key,
         requester=requester_for(partner, viewer_id=viewer_id, secretariat=secretariat),
+        viewer_is_partner=viewer_id == partner.id,
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -94,7 +95,17 @@ class Person(Base):
     prefecture: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("role", "name_key", name="uq_people_role_name_key"),)
+    # Nicknames are unique among members because commands name members by them. Company names are not
+    # unique: a check would tell anyone that a partner hiding its name is registered under it.
+    __table_args__ = (
+        Index(
+            "uq_people_member_name_key",
+            "name_key",
+            unique=True,
+            sqlite_where=text("role = 'member'"),
+            postgresql_where=text("role = 'member'"),
+        ),
+    )
 
 
 class Identity(Base):

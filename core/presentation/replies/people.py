@@ -21,7 +21,7 @@ def _(result: Profile, loc: Localizer) -> list[Message]:
     fields = [
         Field(loc(N_("Role")), loc.of(T_(result.role))),
         Field(loc(N_("Name")), loc.of(result.display_name)),
-        Field(loc(N_("Id")), loc.of(f"{'M' if result.role == Role.MEMBER else 'P'}{result.person_id}")),
+        Field(loc(N_("ID")), loc.of(f"{'M' if result.role == Role.MEMBER else 'P'}{result.person_id}")),
     ]
     if result.role == Role.MEMBER:
         fields.append(Field(loc(N_("Membership")), loc.of(T_(result.membership or "free"))))

@@ -124,6 +124,8 @@ def _(result: Digest, loc: Localizer) -> list[Message]:
     lines = [loc.line(N_("Posts: {count}; authors: {authors}."), count=len(result.posts), authors=result.authors)]
     lines.extend(
         loc.line(N_("{author}: {text} (reactions: {reactions})"), author=p.author, text=p.text, reactions=p.reactions)
+        if p.reactions
+        else loc.line(N_("{author}: {text}"), author=p.author, text=p.text)
         for p in result.posts
     )
     title = loc.line(N_("Digest of brainstorm T{task_id}: {title}"), task_id=result.task.id, title=result.task.title)

@@ -47,9 +47,10 @@ def upgrade() -> None:
     sa.Column('industry', sa.String(length=64), nullable=True),
     sa.Column('prefecture', sa.String(length=8), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_people')),
-    sa.UniqueConstraint('role', 'name_key', name='uq_people_role_name_key')
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_people'))
     )
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.create_index('uq_people_member_name_key', ['name_key'], unique=True, sqlite_where=sa.text("role = 'member'"), postgresql_where=sa.text("role = 'member'"))
     op.create_table('identities',
     sa.Column('platform', sa.String(length=16), nullable=False),
     sa.Column('workspace', sa.String(length=64), nullable=False),
