@@ -33,6 +33,7 @@ WORKSPACE = "local"
 GENERAL = "#general"
 ANNOUNCEMENTS = "#announcements"
 BRAINSTORM = "#brainstorm"
+# NOTE: any place named like a task channel (#t3-anything) is treated as task T3's channel.
 TASK_CHANNEL = re.compile(r"#t(\d{1,9})-")
 DIRECTIVE_EXAMPLES = {
     "as": ":as hanako",

@@ -197,7 +197,11 @@ def show_profile(ctx: ServiceContext, actor: Actor) -> Profile:
 
 
 def set_locale(ctx: ServiceContext, actor: Actor, locale: str) -> str:
-    """Store the language the actor reads replies in (``ja`` or ``en``)."""
+    """Store the language the actor reads replies in (``ja`` or ``en``).
+
+    NOTE: the language is stored on the person, so unregistered accounts and secretariat accounts that
+    are only named in configuration cannot choose one; they read the platform's locale or the default.
+    """
     value = LOCALE_ALIASES.get(normalize(locale).lower(), normalize(locale).lower())
     if value not in LOCALES:
         raise UserError(N_("{value} is not a supported language. Choose ja or en."), value=UserText(locale))
