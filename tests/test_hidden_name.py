@@ -34,7 +34,7 @@ class Block:
 def split_output(lines: list[str]) -> tuple[list[Block], list[str]]:
     """Split console output into addressed blocks and the other lines, which everyone at the console can read.
 
-    Input echoes (``» user place: text``) are dropped: they repeat what a person typed, not what the bot said.
+    Input echoes (``» user place: text``) are dropped: they repeat what a person typed, not what the bot sent.
     """
     blocks: list[Block] = []
     others: list[str] = []

@@ -199,8 +199,8 @@ def show_profile(ctx: ServiceContext, actor: Actor) -> Profile:
 def set_locale(ctx: ServiceContext, actor: Actor, locale: str) -> str:
     """Store the language the actor reads replies in (``ja`` or ``en``).
 
-    NOTE: the language is stored on the person, so unregistered accounts and secretariat accounts that
-    are only named in configuration cannot choose one; they read the platform's locale or the default.
+    NOTE: the language is stored on the person. Unregistered accounts and secretariat accounts named only
+    in configuration therefore cannot choose one, and they read the platform's locale or the default.
     """
     value = LOCALE_ALIASES.get(normalize(locale).lower(), normalize(locale).lower())
     if value not in LOCALES:
