@@ -35,6 +35,7 @@ class DigestPost:
     text: UserText
     reactions: int
     posted_at: datetime
+    by_partner: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +80,14 @@ def brainstorm_digest(ctx: ServiceContext, actor: Actor, task_id: int) -> Digest
         owner = require_task_owner(ctx, session, actor, task)
 
         rows = session.execute(
-            select(Post, Person.display_name)
+            select(Post, Person.display_name, Person.role)
             .join(Person, Person.id == Post.author_id)
             .where(Post.task_id == task.id)
             .order_by(Post.created_at, Post.id)
         ).all()
         posts = [
-            DigestPost(UserText(name), UserText(post.text), post.reactions, post.created_at) for post, name in rows
+            DigestPost(UserText(name), UserText(post.text), post.reactions, post.created_at, role == Role.PARTNER)
+            for post, name, role in rows
         ]
         view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
-        return Digest(task=view, posts=posts, authors=len({post.author_id for post, _ in rows}))
+        return Digest(task=view, posts=posts, authors=len({post.author_id for post, _, _ in rows}))

@@ -6,9 +6,9 @@ from core.domain.enums import TaskMenu
 from core.domain.errors import N_, T_
 from core.presentation.cards import requester_line, task_card, task_title
 from core.presentation.i18n import Localizer
-from core.presentation.messages import Message
+from core.presentation.messages import Line, Message
 from core.presentation.replies.base import EPHEMERAL, present, reply_message
-from core.services.brainstorms import Digest, PostRecorded
+from core.services.brainstorms import Digest, DigestPost, PostRecorded
 from core.services.participation import Joined, Left
 from core.services.tasks import DeadlineChanged, StatusChanged, TaskList
 from core.services.views import TaskView
@@ -119,14 +119,22 @@ def _(result: PostRecorded, loc: Localizer) -> list[Message]:
     ]
 
 
+def _digest_line(loc: Localizer, post: DigestPost) -> Line:
+    author = (
+        loc.line(N_("{company} (partner)"), company=post.author)
+        if post.by_partner
+        else loc.line(N_("{member}"), member=post.author)
+    )
+    if post.reactions:
+        return loc.line(
+            N_("{author}: {text} (reactions: {reactions})"), author=author, text=post.text, reactions=post.reactions
+        )
+    return loc.line(N_("{author}: {text}"), author=author, text=post.text)
+
+
 @present.register
 def _(result: Digest, loc: Localizer) -> list[Message]:
     lines = [loc.line(N_("Posts: {count}; authors: {authors}."), count=len(result.posts), authors=result.authors)]
-    lines.extend(
-        loc.line(N_("{author}: {text} (reactions: {reactions})"), author=p.author, text=p.text, reactions=p.reactions)
-        if p.reactions
-        else loc.line(N_("{author}: {text}"), author=p.author, text=p.text)
-        for p in result.posts
-    )
+    lines.extend(_digest_line(loc, post) for post in result.posts)
     title = loc.line(N_("Digest of brainstorm T{task_id}: {title}"), task_id=result.task.id, title=result.task.title)
     return [reply_message(loc, title, *lines, kind="digest")]
