@@ -60,11 +60,11 @@ def update() -> None:
 
 def missing_translations() -> dict[str, list[str]]:
     """Return, per locale, the msgids used in the code that the catalog lacks or leaves untranslated."""
-    wanted = [str(message.id) for message in extract() if message.id]
+    used_msgids = [str(message.id) for message in extract() if message.id]
     missing: dict[str, list[str]] = {}
     for locale in LOCALES:
         catalog = load(locale)
-        missing[locale] = [msgid for msgid in wanted if not _translated(catalog, msgid)]
+        missing[locale] = [msgid for msgid in used_msgids if not _translated(catalog, msgid)]
     return missing
 
 

@@ -53,9 +53,9 @@ class Rubric:
 
     def criterion(self, name: str) -> Criterion | None:
         """Find a criterion by its key or by its Japanese or English name (case-insensitive)."""
-        wanted = name.casefold()
+        folded_name = name.casefold()
         for criterion in self.criteria:
-            if wanted in (criterion.key.casefold(), criterion.name_ja.casefold(), criterion.name_en.casefold()):
+            if folded_name in (criterion.key.casefold(), criterion.name_ja.casefold(), criterion.name_en.casefold()):
                 return criterion
         return None
 

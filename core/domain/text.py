@@ -31,13 +31,13 @@ def strip_invisible(text: str, *, multiline: bool = False) -> str:
     Line breaks and tabs stay in multi-line text and become spaces elsewhere.
     NOTE: the zero-width joiner inside emoji sequences is a format character too, so such emoji split.
     """
-    kept: list[str] = []
+    visible: list[str] = []
     for char in text:
         if char in "\n\t":
-            kept.append(char if multiline else " ")
+            visible.append(char if multiline else " ")
         elif unicodedata.category(char) not in ("Cc", "Cf"):
-            kept.append(char)
-    return "".join(kept).strip()
+            visible.append(char)
+    return "".join(visible).strip()
 
 
 def check_length(field: Term, value: str, maximum: int, *, minimum: int = 1, multiline: bool = False) -> UserText:

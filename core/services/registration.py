@@ -105,8 +105,10 @@ def _check_unregistered(session: Session, actor: Actor) -> None:
 
 def _check_name_free(session: Session, role: Role, name: str) -> None:
     """Raise if another person of ``role`` has this name, ignoring case."""
-    taken = session.scalars(select(Person.id).where(Person.role == role, Person.name_key == name.casefold())).first()
-    if taken is not None:
+    existing_id = session.scalars(
+        select(Person.id).where(Person.role == role, Person.name_key == name.casefold())
+    ).first()
+    if existing_id is not None:
         raise UserError(N_("The name {value} is already taken. Please choose another one."), value=UserText(name))
 
 

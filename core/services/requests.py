@@ -217,8 +217,8 @@ def answer_request(ctx: ServiceContext, actor: Actor, request_id: int, *, accept
     with ctx.transaction() as session:
         person = require_person(session, actor)
         task_id = session.scalar(select(ParticipationRequest.task_id).where(ParticipationRequest.id == request_id))
-        # Task first, then request: change_deadline locks in the same order, so these two cannot deadlock
-        # each other.
+        # Lock the task before the request. change_deadline takes the same two locks in the same order,
+        # so neither can wait on the other's second lock.
         task = load_task(session, task_id, lock=True) if task_id is not None else None
         request = session.scalars(
             select(ParticipationRequest).where(ParticipationRequest.id == request_id).with_for_update()

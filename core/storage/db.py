@@ -32,8 +32,8 @@ def create_db_engine(url: str, **options: Any) -> Engine:
     except ArgumentError as error:
         raise ValueError(f"invalid database URL {url!r}: {error}; {URL_HINT}") from error
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        shown = parsed.render_as_string(hide_password=True)
-        raise ValueError(f"unsupported database {shown!r}; {URL_HINT}")
+        safe_url = parsed.render_as_string(hide_password=True)
+        raise ValueError(f"unsupported database {safe_url!r}; {URL_HINT}")
     if not is_sqlite(url):
         options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_size", 10)
