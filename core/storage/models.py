@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "Base",
     "Evaluation",
+    "FrozenStandings",
     "Identity",
     "MemberScore",
     "OutboxMessage",
@@ -33,6 +35,8 @@ __all__ = [
     "ParticipationRequest",
     "Person",
     "Post",
+    "Schedule",
+    "ScheduledRun",
     "Submission",
     "Task",
     "utcnow",
@@ -93,6 +97,10 @@ class Person(Base):
     name_display: Mapped[str | None] = mapped_column(String(32))
     industry: Mapped[str | None] = mapped_column(String(64))
     prefecture: Mapped[str | None] = mapped_column(String(8))
+    # A member who opts out is left out of public rankings and announcements but still sees their own rank.
+    ranking_public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Participation requests also go by e-mail while this is set and ``email`` is given.
+    email_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Nicknames are unique among members because commands name members by them. Company names are not
@@ -138,6 +146,9 @@ class Task(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     copyright: Mapped[str | None] = mapped_column(Text)
     rubric_key: Mapped[str] = mapped_column(String(64))
+    # Contests only: from this time until the results are published (status evaluated), members see the
+    # standings as they were at this time, while the partner and the secretariat see them live.
+    freeze_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -257,8 +268,74 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # The chat platform that must deliver the row (an announcement to one of its channels); None for any.
+    platform: Mapped[str | None] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Earliest time of the next attempt after a temporary failure (retry backoff).
+    not_before: Mapped[datetime | None]
+    # A worker that claimed the row owns it until ``claimed_until``; after that another worker may take it.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    # Set when delivery failed for good (permanent error or too many attempts); the row is not retried.
+    failed_at: Mapped[datetime | None]
+
+
+# Workers look for pending rows of their kinds in id order.
+Index(
+    "ix_outbox_pending",
+    OutboxMessage.kind,
+    OutboxMessage.id,
+    sqlite_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+    postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+)
+
+
+class FrozenStandings(Base):
+    """A contest's standings as they were when its freeze began, shown to members until the results."""
+
+    __tablename__ = "frozen_standings"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    frozen_at: Mapped[datetime]
+    # [{"member_id": 3, "points": 8125}, ...] for every evaluated entrant at the freeze.
+    entries: Mapped[list[Any]]
+
+
+class Schedule(Base):
+    """A scheduled job: a ranking announcement or a reminder, with its cron rule.
+
+    Rows follow the settings on each start until the secretariat changes them from chat.
+    """
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    job: Mapped[str] = mapped_column(String(32))
+    cron: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # Ranking announcements only: which table (all, season or previous_season) and how many members.
+    table: Mapped[str | None] = mapped_column(String(16))
+    size: Mapped[int | None]
+    # Announcement target as platform:workspace:channel; None means the configured announcement channels.
+    channel: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None while the row follows the settings; the secretariat account that changed it from chat otherwise.
+    changed_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScheduledRun(Base):
+    """One run of a scheduled job for one slot (the scheduled fire time); the key that makes runs happen once."""
+
+    __tablename__ = "scheduled_runs"
+
+    schedule: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slot: Mapped[datetime] = mapped_column(primary_key=True)
+    ran_at: Mapped[datetime]
+    # Ranking announcements: the period shown and the public rows [{"member_id", "rank", "points", "count"}].
+    period: Mapped[str | None] = mapped_column(String(8))
+    entries: Mapped[list[Any]] = mapped_column(default=list)
