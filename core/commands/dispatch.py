@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +19,13 @@ from core.services import (
     brainstorms,
     evaluations,
     participation,
+    preferences,
     rankings,
     registration,
     requests,
+    schedules,
     secretariat,
+    standings,
     submissions,
     tasks,
 )
@@ -32,6 +36,7 @@ __all__ = ["CommandRunner", "resolve_locale"]
 
 logger = logging.getLogger(__name__)
 
+TASK_ID = re.compile(r"[Tt]\d{1,9}")
 UNEXPECTED = N_(
     "An unexpected error stopped this command. Please try again in a moment; if it happens again, "
     "contact the secretariat."
@@ -115,6 +120,23 @@ def _grade(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
     return secretariat.set_grade(ctx, actor, cmd.arguments["member"], None if not raw.isdigit() else int(raw))
 
 
+def _ranking(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
+    period = cmd.arguments.get("period")
+    if period is not None and TASK_ID.fullmatch(normalize(period)):
+        return standings.contest_standings(ctx, actor, parse_task_id(period))
+    return rankings.show_ranking(ctx, actor, period=period, top=cmd.options.get("top"))
+
+
+def _schedule(field: str, value: bool | None = None) -> Handler:
+    """Return the handler of one ``admin schedule`` command: the argument named ``field``, or ``value`` if given."""
+
+    def handler(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
+        change: dict[str, Any] = {field: cmd.arguments[field] if value is None else value}
+        return schedules.change_schedule(ctx, actor, cmd.arguments["schedule"], **change)
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
     "register member": lambda ctx, actor, cmd: registration.register_member(
         ctx, actor, nickname=cmd.options["nickname"], email=cmd.options.get("email")
@@ -144,9 +166,10 @@ HANDLERS: dict[str, Handler] = {
     "submissions": lambda ctx, actor, cmd: submissions.list_submissions(ctx, actor, _task(cmd)),
     "evaluate": _evaluate,
     "evaluation": lambda ctx, actor, cmd: evaluations.show_evaluation(ctx, actor, _task(cmd)),
-    "ranking": lambda ctx, actor, cmd: rankings.show_ranking(
-        ctx, actor, period=cmd.arguments.get("period"), top=cmd.options.get("top")
-    ),
+    "ranking": _ranking,
+    "me ranking": lambda ctx, actor, cmd: preferences.set_ranking_visibility(ctx, actor, cmd.arguments["choice"]),
+    "me email": lambda ctx, actor, cmd: preferences.set_email(ctx, actor, cmd.arguments["choice"]),
+    "task freeze": lambda ctx, actor, cmd: standings.set_freeze(ctx, actor, _task(cmd), cmd.arguments["time"]),
     "request": lambda ctx, actor, cmd: requests.send_request(
         ctx, actor, cmd.arguments["member"], _task(cmd), message=cmd.options.get("message", "")
     ),
@@ -161,6 +184,13 @@ HANDLERS: dict[str, Handler] = {
         ctx, actor, cmd.arguments["member"], cmd.arguments["membership"]
     ),
     "admin grade": _grade,
+    "admin schedules": lambda ctx, actor, cmd: schedules.list_schedules(ctx, actor),
+    "admin schedule cron": _schedule("cron"),
+    "admin schedule timezone": _schedule("timezone"),
+    "admin schedule table": _schedule("table"),
+    "admin schedule channel": _schedule("channel"),
+    "admin schedule pause": _schedule("enabled", False),
+    "admin schedule resume": _schedule("enabled", True),
 }
 
 

@@ -51,6 +51,7 @@ class CommandSpec:
 TASK = Argument("task", N_("task id, like T12"))
 MEMBER = Argument("member", N_("member nickname or id, like M3"))
 REQUEST = Argument("request", N_("request id, like R3"))
+SCHEDULE = Argument("schedule", N_("schedule name, like weekly (see /smarter admin schedules)"))
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
@@ -112,6 +113,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         N_("Move the deadline of an open or closed task (its partner or the secretariat)."),
         arguments=(TASK, Argument("deadline", N_("new deadline in Japan time, like 2026/12/31 18:00"), rest=True)),
     ),
+    CommandSpec(
+        ("task", "freeze"),
+        N_("Freeze a contest's public standings from a time until its results (its partner); off removes it."),
+        arguments=(TASK, Argument("time", N_("time in Japan time, like 2026/12/20 18:00, or off"), rest=True)),
+    ),
     CommandSpec(("task", "close"), N_("Close a task to new work (its partner)."), arguments=(TASK,)),
     CommandSpec(("task", "reopen"), N_("Open a closed task again (its partner)."), arguments=(TASK,)),
     CommandSpec(("task", "finish"), N_("Mark a closed task as evaluated (its partner)."), arguments=(TASK,)),
@@ -152,9 +158,23 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         ("ranking",),
-        N_("Show the member ranking."),
-        arguments=(Argument("period", N_("all (the default), month, or a month like 2026-12"), optional=True),),
+        N_("Show the member ranking, or the standings of a contest."),
+        arguments=(
+            Argument(
+                "period", N_("all (the default), month, a month like 2026-12, or a contest like T5"), optional=True
+            ),
+        ),
         options=(Option("top", N_("how many members to show"), kind="int"),),
+    ),
+    CommandSpec(
+        ("me", "ranking"),
+        N_("Appear in public rankings and announcements (on) or stay out of them (off); you still see your place."),
+        arguments=(Argument("choice", N_("on or off")),),
+    ),
+    CommandSpec(
+        ("me", "email"),
+        N_("Turn e-mail copies of participation requests on or off, or give the address to send them to."),
+        arguments=(Argument("choice", N_("on, off, or an e-mail address")),),
     ),
     CommandSpec(
         ("request",),
@@ -169,6 +189,33 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ("admin", "membership"),
         N_("Set a member's membership: free or paid (secretariat)."),
         arguments=(MEMBER, Argument("membership", N_("free or paid"))),
+    ),
+    CommandSpec(("admin", "schedules"), N_("List the scheduled announcements and reminders (secretariat).")),
+    CommandSpec(
+        ("admin", "schedule", "cron"),
+        N_("Set when a schedule runs, as a cron rule in its time zone (secretariat)."),
+        arguments=(SCHEDULE, Argument("cron", N_("minute hour day month weekday, like 0 9 * * mon"), rest=True)),
+    ),
+    CommandSpec(
+        ("admin", "schedule", "timezone"),
+        N_("Set the time zone of a schedule's cron rule (secretariat)."),
+        arguments=(SCHEDULE, Argument("timezone", N_("a time zone name, like Asia/Tokyo"))),
+    ),
+    CommandSpec(
+        ("admin", "schedule", "table"),
+        N_("Choose the ranking a schedule announces (secretariat)."),
+        arguments=(SCHEDULE, Argument("table", N_("all, season (this month) or previous_season (last month)"))),
+    ),
+    CommandSpec(
+        ("admin", "schedule", "channel"),
+        N_("Choose the channel a schedule announces in, or default (secretariat)."),
+        arguments=(SCHEDULE, Argument("channel", N_("a channel of this workspace, like #announcements, or default"))),
+    ),
+    CommandSpec(
+        ("admin", "schedule", "pause"), N_("Stop a schedule until it is resumed (secretariat)."), arguments=(SCHEDULE,)
+    ),
+    CommandSpec(
+        ("admin", "schedule", "resume"), N_("Start a paused schedule again (secretariat)."), arguments=(SCHEDULE,)
     ),
     CommandSpec(
         ("admin", "grade"),

@@ -4,48 +4,27 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.domain.enums import Role, TaskMenu
+from core.domain.enums import TaskMenu
 from core.domain.errors import N_
 from core.domain.text import UserText
 from core.presentation.cards import task_card, task_title
+from core.presentation.delivery import Delivery, Recipient, Renderer, recipient
 from core.presentation.i18n import Localizer, localizer
 from core.presentation.messages import Action, Line, Message, Visibility
 from core.presentation.replies import evaluation_lines, request_message
+from core.presentation.scheduled_deliveries import SCHEDULED_RENDERERS
 from core.services.context import ServiceContext
 from core.services.evaluations import evaluation_view
 from core.services.outbox import OutboxItem
 from core.services.requests import request_view
 from core.services.views import task_view
-from core.storage.models import Evaluation, Identity, ParticipationRequest, Person, Task
+from core.storage.models import Evaluation, ParticipationRequest, Task
 
 __all__ = ["Delivery", "Recipient", "render_delivery", "task_channel_name"]
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    person_id: int
-    name: str
-    identities: tuple[tuple[str, str, str], ...]
-    locale: str
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One outbox item rendered for an adapter; ``recipient`` is set for DMs and channel invitations."""
-
-    key: str
-    kind: str
-    task_id: int | None
-    channel_name: str | None
-    recipient: Recipient | None
-    messages: tuple[Message, ...]
 
 
 def task_channel_name(task_id: int, title: str) -> str:
@@ -55,24 +34,6 @@ def task_channel_name(task_id: int, title: str) -> str:
     """
     slug = re.sub(r"[^\w\-]+", "-", unicodedata.normalize("NFKC", title).lower()).strip("-_")
     return f"t{task_id}-{slug}"[:80].rstrip("-") if slug else f"t{task_id}-task"
-
-
-def recipient(ctx: ServiceContext, session: Session, person_id: int) -> Recipient:
-    person = session.get_one(Person, person_id)
-    identities = session.execute(
-        select(Identity.platform, Identity.workspace, Identity.user_id).where(Identity.person_id == person_id)
-    ).all()
-    # A partner's company name may be hidden, so a partner recipient goes by its id.
-    name = person.display_name if person.role == Role.MEMBER else f"P{person.id}"
-    return Recipient(
-        person.id,
-        name,
-        tuple((p, w, u) for p, w, u in identities),
-        person.locale or ctx.policy.default_locale,
-    )
-
-
-Renderer = Callable[[ServiceContext, Session, OutboxItem], Delivery]
 
 
 def _channel_note(loc: Localizer, line: Line) -> Message:
@@ -219,6 +180,7 @@ RENDERERS: dict[str, Renderer] = {
     "evaluation.result": _evaluation_result,
     "request.sent": _request_sent,
     "request.answered": _request_answered,
+    **SCHEDULED_RENDERERS,
 }
 
 

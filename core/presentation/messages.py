@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Action", "Field", "Line", "Message", "Span", "Visibility", "plain"]
+__all__ = ["Action", "Attachment", "Field", "Line", "Message", "Span", "Visibility", "plain"]
 
 
 class Visibility(StrEnum):
@@ -42,6 +42,16 @@ class Action:
     label: str
     command: str
     style: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file posted beside a message, such as the ranking chart; ``alt_text`` describes it for screen readers."""
+
+    filename: str
+    content: bytes
+    title: str
+    alt_text: str
 
 
 @dataclass(frozen=True, slots=True)

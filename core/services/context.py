@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +55,10 @@ class Policy:
     ranking_max_size: int = 200
     min_grade: int = 1
     max_grade: int = 10
+    # Ranking announcements go to these channels (platform:workspace:channel) unless a schedule names one.
+    announcement_channels: tuple[str, ...] = ("console:local:#announcements",)
+    reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    catch_up_window: timedelta = timedelta(hours=6)
 
 
 @dataclass(slots=True)

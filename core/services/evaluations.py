@@ -17,6 +17,7 @@ from core.services.context import Actor, ServiceContext
 from core.services.lookup import check_own_task, load_member, load_task, require_member, require_partner
 from core.services.outbox import enqueue
 from core.services.rankings import add_contribution
+from core.services.standings import freeze_if_due
 from core.services.views import TaskView, task_view
 from core.storage.models import Evaluation, Person, Submission, Task
 
@@ -168,6 +169,9 @@ def evaluate(
         partner = require_partner(session, actor)
         task = load_task(session, task_id, share=True)
         _check_evaluable(session, partner, task)
+        # NOTE: a frozen contest hides new evaluations from its own standings only; the member rankings
+        # and announcements count them at once.
+        freeze_if_due(session, task, now)
         member = load_member(session, member_ref)
         rubric = ctx.rubrics.get(task.rubric_key)
         if rubric is None:

@@ -99,12 +99,18 @@ def _ranking_query(period: str, prior: RankingPrior):  # type: ignore[no-untyped
     )
 
 
-def top_members(session: Session, prior: RankingPrior, period: str, limit: int) -> list[RankingRow]:
-    """Read the top ``limit`` of a period from the totals index: best score, then earliest to reach it."""
-    statement = (
-        _ranking_query(period, prior)
-        .order_by(MemberScore.rank_score.desc(), MemberScore.reached_at, MemberScore.member_id)
-        .limit(limit)
+def top_members(
+    session: Session, prior: RankingPrior, period: str, limit: int, *, public_only: bool = True
+) -> list[RankingRow]:
+    """Read the top ``limit`` of a period from the totals index: best score, then earliest to reach it.
+
+    With ``public_only``, members who opted out of public rankings are left out and the ranks close up.
+    """
+    query = _ranking_query(period, prior)
+    if public_only:
+        query = query.where(Person.ranking_public.is_(True))
+    statement = query.order_by(MemberScore.rank_score.desc(), MemberScore.reached_at, MemberScore.member_id).limit(
+        limit
     )
     return [
         RankingRow(rank, row.member_id, UserText(name), round(row.rank_score / 100, 2), row.evaluation_count)
@@ -112,7 +118,10 @@ def top_members(session: Session, prior: RankingPrior, period: str, limit: int) 
     ]
 
 
-def _own_row(session: Session, prior: RankingPrior, period: str, member_id: int) -> RankingRow | None:
+def _own_row(
+    session: Session, prior: RankingPrior, period: str, member_id: int, *, public_only: bool
+) -> RankingRow | None:
+    """Return the member's row, ranked among the members the viewer's table shows (public ones, or everyone)."""
     found = session.execute(_ranking_query(period, prior).where(MemberScore.member_id == member_id)).first()
     if found is None:
         return None
@@ -120,7 +129,9 @@ def _own_row(session: Session, prior: RankingPrior, period: str, member_id: int)
     ahead = session.scalar(
         select(func.count())
         .select_from(MemberScore)
+        .join(Person, Person.id == MemberScore.member_id)
         .where(
+            or_(Person.ranking_public.is_(True), literal(not public_only)),
             MemberScore.period == period,
             MemberScore.evaluation_count >= max(1, prior.min_evaluations),
             or_(
@@ -158,7 +169,10 @@ def parse_period(text: str | None, now: datetime) -> str:
 def show_ranking(
     ctx: ServiceContext, actor: Actor, *, period: str | None = None, top: int | None = None
 ) -> RankingTable:
-    """Return the top members of a period, and the actor's own row when the actor is a ranked member."""
+    """Return the top members of a period, and the actor's own row when the actor is a ranked member.
+
+    Members who opted out of public rankings are shown only to the secretariat, but they see their own row.
+    """
     size = top if top is not None else ctx.policy.ranking_size
     if not 1 <= size <= ctx.policy.ranking_max_size:
         raise UserError(
@@ -169,10 +183,12 @@ def show_ranking(
     key = parse_period(period, ctx.now())
     prior = ctx.policy.ranking_prior
 
+    public_only = not ctx.is_secretariat(actor)
+
     with ctx.transaction() as session:
-        rows = top_members(session, prior, key, size)
+        rows = top_members(session, prior, key, size, public_only=public_only)
         viewer = find_person(session, actor)
-        own = _own_row(session, prior, key, viewer.id) if viewer is not None else None
+        own = _own_row(session, prior, key, viewer.id, public_only=public_only) if viewer is not None else None
         return RankingTable(period=key, rows=rows, own=own, prior=prior)
 
 

@@ -195,6 +195,10 @@ def send_request(ctx: ServiceContext, actor: Actor, member_ref: str, task_id: in
         session.add(request)
         session.flush()
         enqueue(session, at=ctx.now(), key=f"request:{request.id}:sent", kind="request.sent", request_id=request.id)
+        if member.email and member.email_enabled:
+            enqueue(
+                session, at=ctx.now(), key=f"request:{request.id}:email", kind="request.email", request_id=request.id
+            )
         return request_view(session, request, viewer_id=partner.id, secretariat=False)
 
 

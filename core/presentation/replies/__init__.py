@@ -5,7 +5,7 @@ Importing this package registers every presenter with ``present``.
 
 from __future__ import annotations
 
-from core.presentation.replies import people, requests, tasks, work
+from core.presentation.replies import people, requests, schedules, tasks, work
 from core.presentation.replies.base import present, present_error
 from core.presentation.replies.requests import request_message
 from core.presentation.replies.work import evaluation_lines, ranking_line
@@ -18,6 +18,7 @@ __all__ = [
     "ranking_line",
     "request_message",
     "requests",
+    "schedules",
     "tasks",
     "work",
 ]

@@ -1,0 +1,136 @@
+"""Cron rules of scheduled jobs: parsing in a named time zone, fire times, slots and the period a run covers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from core.domain.scoring import ALL_TIME, month_period
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "Job",
+    "RankingTable",
+    "ScheduleError",
+    "ScheduleSpec",
+    "fire_times",
+    "latest_slot",
+    "parse_cron",
+    "parse_timezone",
+    "period_for",
+]
+
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+JAPANESE_WEEKDAYS = {"月": "mon", "火": "tue", "水": "wed", "木": "thu", "金": "fri", "土": "sat", "日": "sun"}
+# How far back latest_slot looks for the previous fire time: a yearly rule still has one.
+LOOKBACK = timedelta(days=400)
+
+
+class Job(StrEnum):
+    """What a schedule does when it fires."""
+
+    RANKING = "ranking"
+    DEADLINE_REMINDERS = "deadline_reminders"
+    EVALUATION_REMINDERS = "evaluation_reminders"
+
+
+class RankingTable(StrEnum):
+    """Which ranking an announcement shows: all time, the current month (season) or the month that just ended."""
+
+    ALL = "all"
+    SEASON = "season"
+    PREVIOUS_SEASON = "previous_season"
+
+
+class ScheduleError(ValueError):
+    """Raised when a cron rule or a time zone cannot be parsed; ``value`` is the text that was given."""
+
+    def __init__(self, message: str, value: str) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+def parse_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ScheduleError(f"unknown time zone {name!r}; use an IANA name such as Asia/Tokyo", name) from error
+
+
+def _weekday_names(field: str) -> str:
+    """Replace Japanese weekday names (月, 月曜, 月曜日 …) in a cron weekday field with crontab's ``mon`` …"""
+    return re.sub(r"([月火水木金土日])(?:曜日?)?", lambda match: JAPANESE_WEEKDAYS[match.group(1)], field)
+
+
+def parse_cron(expression: str, timezone: str = DEFAULT_TIMEZONE) -> CronTrigger:
+    """Parse a five-field crontab rule (minute hour day month weekday) into a trigger in ``timezone``.
+
+    Weekdays follow crontab: 0 or 7 is Sunday, and names such as ``mon`` or ``月曜`` are accepted.
+    """
+    zone = parse_timezone(timezone)
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ScheduleError(
+            f"invalid cron rule {expression!r}: expected 5 fields (minute hour day month weekday), got {len(fields)}",
+            expression,
+        )
+    fields[4] = _weekday_names(fields[4])
+    try:
+        return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+    except ValueError as error:
+        raise ScheduleError(f"invalid cron rule {expression!r}: {error}", expression) from error
+
+
+def fire_times(trigger: CronTrigger, after: datetime, until: datetime) -> Iterator[datetime]:
+    """Yield the trigger's fire times ``t`` with ``after < t <= until``, in UTC."""
+    moment = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    while moment is not None and moment <= until:
+        yield moment.astimezone(UTC)
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(microseconds=1))
+
+
+def latest_slot(trigger: CronTrigger, now: datetime, lookback: timedelta = LOOKBACK) -> datetime | None:
+    """Return the last fire time at or before ``now`` within ``lookback``, or None.
+
+    The window grows from an hour, so a rule that fires every minute is not walked over a whole year.
+    """
+    window = timedelta(hours=1)
+    while True:
+        start = now - min(window, lookback)
+        latest = None
+        for latest in fire_times(trigger, start - timedelta(microseconds=1), now):  # noqa: B007
+            pass
+        if latest is not None or window >= lookback:
+            return latest
+        window *= 4
+
+
+def period_for(table: RankingTable, slot: datetime) -> str:
+    """Return the ranking period an announcement at ``slot`` shows (``all`` or a Tokyo month like ``2026-12``)."""
+    if table == RankingTable.ALL:
+        return ALL_TIME
+    local = slot.astimezone(ZoneInfo(DEFAULT_TIMEZONE))
+    if table == RankingTable.SEASON:
+        return month_period(local)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return month_period(first - timedelta(days=1))
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """A schedule as the settings define it; the database copy follows it until changed from chat."""
+
+    name: str
+    job: Job
+    cron: str
+    timezone: str = DEFAULT_TIMEZONE
+    table: RankingTable | None = None
+    size: int | None = None
+    channel: str | None = None
+    enabled: bool = True
