@@ -9,15 +9,19 @@ import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from adapters.console.repl import run_repl
 from adapters.console.session import ConsoleSession, SettableClock
 from adapters.console.transcript import TranscriptError, replay
+from bots.background import background_services
 from bots.settings import Settings
-from bots.wiring import build_context
+from bots.wiring import build_context, smtp_config
 from core.domain.rubric import RubricError
+from core.domain.text import TOKYO
 from core.services.rankings import rebuild_rankings
+from core.services.schedules import UnknownSchedule, run_latest, schedule_infos
 from core.storage.db import create_db_engine
 from core.storage.migrate import upgrade
 
@@ -43,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     db_upgrade = db_commands.add_parser("upgrade", help="upgrade the database to the latest schema")
     db_upgrade.add_argument("--database", help="database URL (default: from settings)")
 
+    jobs = commands.add_parser("jobs", help="scheduled announcements and reminders")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_list = jobs_commands.add_parser("list", help="list the scheduled jobs with their next fire time (Japan time)")
+    jobs_list.add_argument("--database", help="database URL (default: from settings)")
+    jobs_run = jobs_commands.add_parser(
+        "run", help="run a job now for its latest fire time; a time that already ran is not run twice"
+    )
+    jobs_run.add_argument("name", help="schedule name, as `jobs list` shows it")
+    jobs_run.add_argument("--database", help="database URL (default: from settings)")
+
     ranking = commands.add_parser("ranking", help="ranking maintenance")
     ranking_commands = ranking.add_subparsers(dest="ranking_command", required=True)
     rebuild = ranking_commands.add_parser(
@@ -60,18 +74,46 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch}/transcript.db"})
         clock = SettableClock()
         ctx = build_context(settings, clock=clock)
-        session = ConsoleSession(ctx, clock, write=lambda text: print(text, flush=True), user=args.user)
+        mail = smtp_config(settings)
+        session = ConsoleSession(
+            ctx, clock, write=lambda text: print(text, flush=True), user=args.user, email_preview=mail is None
+        )
         logger.info("console adapter started on %s", settings.database_url.split("@")[-1])
         if args.script:
+            # A replay is deterministic: scheduled jobs run only when the transcript advances the clock.
             try:
                 replay(session, args.script)
             except (TranscriptError, OSError) as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 2
         else:
-            run_repl(session)
+            with background_services(ctx, settings, after_run=session.deliver, mail=mail):
+                run_repl(session)
         logger.info("console adapter stopped")
         ctx.session_factory.kw["bind"].dispose()
+    return 0
+
+
+def _jobs(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    ctx = build_context(settings, engine=engine)
+    if args.jobs_command == "list":
+        for info in schedule_infos(ctx):
+            next_fire = f"{info.next_fire.astimezone(TOKYO):%Y-%m-%d %H:%M} JST" if info.next_fire else "paused"
+            last_run = f"{info.last_run.astimezone(TOKYO):%Y-%m-%d %H:%M} JST" if info.last_run else "never"
+            table = f"  table={info.table}" if info.table else ""
+            print(f"{info.name:<22} {info.job:<21} {info.cron:<14} {info.timezone:<11} ", end="")
+            print(f"next {next_fire:<20}  last {last_run}{table}")
+        return 0
+    try:
+        result = run_latest(ctx, args.name)
+    except UnknownSchedule as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    slot = f"{result.slot.astimezone(TOKYO):%Y-%m-%d %H:%M} JST"
+    if result.ran:
+        print(f"{result.schedule} ran for {slot}; the running bot delivers what it queued")
+    else:
+        print(f"{result.schedule} already ran for {slot}; nothing new was queued")
     return 0
 
 
@@ -84,11 +126,16 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args, settings)
         url = args.database or settings.database_url
         engine = create_db_engine(url)
+        settings = settings.model_copy(update={"database_url": url})
         if args.command == "db":
             upgrade(engine)
             print("database is at the latest schema")
+        elif args.command == "jobs":
+            status = _jobs(args, settings, engine)
+            engine.dispose()
+            return status
         else:
-            ctx = build_context(settings.model_copy(update={"database_url": url}), engine=engine)
+            ctx = build_context(settings, engine=engine)
             with ctx.transaction() as session:
                 written = rebuild_rankings(session, ctx.policy.ranking_prior)
             print(f"rebuilt {written} ranking totals")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -15,9 +16,50 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["CONFIG_DIR", "Settings"]
+from core.domain.schedule import DEFAULT_TIMEZONE, Job, RankingTable, ScheduleError, parse_cron, parse_timezone
+from core.domain.text import parse_duration
+
+__all__ = ["CONFIG_DIR", "ScheduleSetting", "Settings"]
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+SCHEDULE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+CHANNEL_REF = re.compile(r"[^:\s]+:[^:\s]+:\S+")
+
+
+class ScheduleSetting(BaseModel):
+    """One scheduled job as configured: what it does and its cron rule (minute hour day month weekday)."""
+
+    job: Job
+    cron: str
+    timezone: str = DEFAULT_TIMEZONE
+    # Ranking announcements: which table and how many members (ranking_size if omitted).
+    table: RankingTable | None = None
+    size: int | None = Field(default=None, ge=1, le=200)
+    # platform:workspace:channel; the announcement_channels if omitted.
+    channel: str | None = None
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _check_rule(self) -> ScheduleSetting:
+        try:
+            parse_timezone(self.timezone)
+            parse_cron(self.cron, self.timezone)
+        except ScheduleError as error:
+            raise ValueError(str(error)) from error
+        if self.job == Job.RANKING and self.table is None:
+            self.table = RankingTable.SEASON
+        if self.channel is not None and not CHANNEL_REF.fullmatch(self.channel):
+            raise ValueError(f"schedule channel {self.channel!r} must be platform:workspace:channel")
+        return self
+
+
+def _default_schedules() -> dict[str, ScheduleSetting]:
+    return {
+        "weekly": ScheduleSetting(job=Job.RANKING, cron="0 9 * * mon", table=RankingTable.SEASON),
+        "monthly": ScheduleSetting(job=Job.RANKING, cron="0 9 1 * *", table=RankingTable.PREVIOUS_SEASON),
+        "deadline-reminders": ScheduleSetting(job=Job.DEADLINE_REMINDERS, cron="*/5 * * * *"),
+        "evaluation-reminders": ScheduleSetting(job=Job.EVALUATION_REMINDERS, cron="0 10 * * *"),
+    }
 
 
 class Settings(BaseSettings):
@@ -40,9 +82,33 @@ class Settings(BaseSettings):
     min_grade: int = 1
     max_grade: int = 10
 
-    @field_validator("secretariat", mode="before")
+    schedules: dict[str, ScheduleSetting] = Field(default_factory=_default_schedules)
+    # Where ranking announcements go, as platform:workspace:channel (comma-separated in the environment).
+    announcement_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["console:local:#announcements"]
+    )
+    # Deadline reminders go this long before a task's deadline to participants who have not submitted.
+    reminder_offsets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["24h", "1h"])
+    # A run missed while the bot was down is made up on start if its slot is at most this old.
+    catch_up_window: str = "6h"
+    # APScheduler runs a job at most this many seconds after its fire time; later ones wait for catch-up.
+    misfire_grace_seconds: int = Field(default=600, ge=1)
+    # A standby process tries to take over the scheduler this often (seconds).
+    leader_poll_seconds: float = Field(default=10.0, gt=0)
+
+    # E-mail copies of participation requests; no e-mail is sent while smtp_host is empty.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str | None = None
+    mail_from_name: str = "SMARTER×SMARTER"
+
+    @field_validator("secretariat", "announcement_channels", "reminder_offsets", mode="before")
     @classmethod
-    def _split_accounts(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         """Read a comma-separated list, or a JSON list as pydantic-settings writes lists elsewhere."""
         if isinstance(value, str) and value.strip().startswith("["):
             return json.loads(value)
@@ -57,6 +123,46 @@ class Settings(BaseSettings):
             if account.count(":") != 2 or not all(account.split(":")):
                 raise ValueError(f"secretariat account {account!r} must be platform:workspace:user")
         return value
+
+    @field_validator("announcement_channels")
+    @classmethod
+    def _channel_format(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if not CHANNEL_REF.fullmatch(channel):
+                raise ValueError(f"announcement channel {channel!r} must be platform:workspace:channel")
+        return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _durations(cls, value: list[str]) -> list[str]:
+        for offset in value:
+            parse_duration(offset)
+        return value
+
+    @field_validator("catch_up_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedule_names(cls, value: dict[str, ScheduleSetting]) -> dict[str, ScheduleSetting]:
+        for name in value:
+            if not SCHEDULE_NAME.fullmatch(name):
+                raise ValueError(f"schedule name {name!r} must be 1-32 lowercase letters, digits, - or _")
+        return value
+
+    @field_validator("smtp_host", "smtp_username", "mail_from", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _mail_sender(self) -> Settings:
+        if self.smtp_host and not self.mail_from:
+            raise ValueError("mail_from must be set when smtp_host is set (the From address of e-mails)")
+        return self
 
     @field_validator("default_locale")
     @classmethod

@@ -1,4 +1,4 @@
-"""Build the service context (database, rubrics, policy) from settings."""
+"""Build the service context (database, rubrics, policy, schedules) and adapter settings from the settings."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import logging
 
 from sqlalchemy import Engine
 
+from adapters.email.smtp import SmtpConfig
 from bots.settings import Settings
 from core.domain.rubric import load_rubrics
+from core.domain.schedule import ScheduleSpec
 from core.domain.scoring import RankingPrior
+from core.domain.text import parse_duration
 from core.services.context import Clock, Policy, ServiceContext, SystemClock
+from core.services.schedules import sync_schedules
 from core.storage.db import create_db_engine, create_session_factory, is_sqlite
 from core.storage.migrate import pending_revision, upgrade
 
-__all__ = ["build_context", "policy_from"]
+__all__ = ["build_context", "policy_from", "schedule_specs", "smtp_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,41 @@ def policy_from(settings: Settings) -> Policy:
         ranking_size=settings.ranking_size,
         min_grade=settings.min_grade,
         max_grade=settings.max_grade,
+        announcement_channels=tuple(settings.announcement_channels),
+        reminder_offsets=tuple(sorted(parse_duration(offset) for offset in settings.reminder_offsets)),
+        catch_up_window=parse_duration(settings.catch_up_window),
+    )
+
+
+def schedule_specs(settings: Settings) -> list[ScheduleSpec]:
+    return [
+        ScheduleSpec(
+            name=name,
+            job=setting.job,
+            cron=setting.cron,
+            timezone=setting.timezone,
+            table=setting.table,
+            size=setting.size,
+            channel=setting.channel,
+            enabled=setting.enabled,
+        )
+        for name, setting in settings.schedules.items()
+    ]
+
+
+def smtp_config(settings: Settings) -> SmtpConfig | None:
+    """Return the SMTP settings, or None when no SMTP host is set and e-mail is off."""
+    if not settings.smtp_host or not settings.mail_from:
+        return None
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        timeout_seconds=settings.smtp_timeout_seconds,
+        sender_address=settings.mail_from,
+        sender_name=settings.mail_from_name,
     )
 
 
@@ -51,9 +90,11 @@ def build_context(
         raise ValueError(
             f"default_rubric {settings.default_rubric!r} is not in {settings.rubrics_dir}: found {sorted(rubrics)}"
         )
-    return ServiceContext(
+    ctx = ServiceContext(
         session_factory=create_session_factory(engine),
         rubrics=rubrics,
         clock=clock or SystemClock(),
         policy=policy_from(settings),
     )
+    sync_schedules(ctx, schedule_specs(settings))
+    return ctx

@@ -47,8 +47,9 @@ from core.storage.models import (
 )
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
-EXAMPLE_NAMES = ("walkthrough", "brainstorm", "contest")
+EXAMPLE_NAMES = ("walkthrough", "brainstorm", "contest", "announcements")
 UPDATE = os.environ.get("SMARTER_UPDATE_EXAMPLES") == "1"
+CHANNEL_MISSING = "PermanentDeliveryError: channel_not_found: the console has no channel #ranking-room"
 
 # Catalog msgids of the sentences the focused tests look for, rendered in the locale of the output.
 PAID_ONLY = (
@@ -188,6 +189,11 @@ def contest(replays: dict[str, Replay]) -> Replay:
     return replays["contest"]
 
 
+@pytest.fixture(scope="module")
+def announcements(replays: dict[str, Replay]) -> Replay:
+    return replays["announcements"]
+
+
 @contextlib.contextmanager
 def database(replay: Replay) -> Iterator[Session]:
     engine = create_engine(replay.database_url)
@@ -268,9 +274,15 @@ def test_example_delivers_every_outbox_item(replays: dict[str, Replay], name: st
         rows = session.scalars(select(OutboxMessage)).all()
     undelivered = [(row.delivery_key, row.last_error) for row in rows if row.delivered_at is None]
     failed = [(row.delivery_key, row.last_error) for row in rows if row.last_error is not None]
+    # The announcements example sends one announcement to a channel that does not exist, on purpose.
+    expected = (
+        [("announce:weekly:20261214T0000:console:local:#ranking-room", CHANNEL_MISSING)]
+        if name == "announcements"
+        else []
+    )
     assert rows
-    assert undelivered == []
-    assert failed == []
+    assert undelivered == expected
+    assert failed == expected
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
@@ -393,7 +405,12 @@ def test_walkthrough_hides_company_name(walkthrough: Replay) -> None:
     for block in walkthrough.blocks:
         if COMPANY in block.text:
             assert block.audience in ("sato only", "DM sato"), f"{COMPANY} shown to {block.audience}"
-    announcements = [block for block in walkthrough.blocks if block.audience == "#announcements"]
+    # Task cards open with the task id in brackets; the weekly ranking announcement names no partner.
+    announcements = [
+        block
+        for block in walkthrough.blocks
+        if block.audience == "#announcements" and block.lines[0].startswith("【[T")
+    ]
     assert len(announcements) == 2
     for block in announcements:
         assert anonymous in block.text
@@ -401,6 +418,18 @@ def test_walkthrough_hides_company_name(walkthrough: Replay) -> None:
     request = walkthrough.find_prefix("sato", "/smarter request けんた T2")[0]
     direct = next(block for block in request.blocks if block.audience == "DM kenta")
     assert anonymous in direct.text
+
+
+def test_announcements_example_story(announcements: Replay) -> None:
+    ranking = [block for block in announcements.blocks if block.audience == "#announcements" and "📣" in block.text]
+    reminders = [block for block in announcements.blocks if block.audience == "DM kenta" and "⏰" in block.text]
+    reports = [block for block in announcements.blocks if block.audience == "DM secretariat"]
+
+    assert len(ranking) == 2
+    assert "ゆい" not in ranking[0].text
+    assert len(reminders) == 2
+    assert len(reports) == 1
+    assert "#ranking-room" in reports[0].text
 
 
 def test_walkthrough_request_is_not_binding(walkthrough: Replay) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,26 @@ from sqlalchemy.orm import Session
 
 from adapters.console.session import SettableClock
 from core.domain.enums import TaskStatus
+from core.domain.text import TOKYO
 from core.presentation.deliveries import RENDERERS, Delivery, render_delivery
-from core.services import evaluations, participation, requests, submissions, tasks
+from core.presentation.emails import REQUEST_EMAIL
+from core.services import evaluations, participation, preferences, requests, submissions, tasks
 from core.services.context import ServiceContext
-from core.services.outbox import MAX_ATTEMPTS, OutboxItem, deliver_pending, enqueue
+from core.services.outbox import (
+    FAILURE_REPORT,
+    MAX_ATTEMPTS,
+    OutboxItem,
+    PermanentDeliveryError,
+    _fail,
+    claim,
+    complete,
+    deliver_pending,
+    enqueue,
+    record_failure,
+    retry_delay,
+)
+from core.services.reminders import remind_deadlines, remind_evaluations
+from core.services.schedules import run_schedule
 from core.storage.models import OutboxMessage
 from tests.conftest import actor
 from tests.scenario import member, open_task, partner
@@ -144,11 +161,32 @@ def test_failed_delivery_does_not_block_others(any_ctx: ServiceContext) -> None:
     assert rows(any_ctx)["c"].delivered_at is not None
 
 
-def test_failed_delivery_retried_later(any_ctx: ServiceContext) -> None:
+def test_failed_delivery_waits_for_backoff(any_ctx: ServiceContext, clock: SettableClock) -> None:
+    add(any_ctx, "a")
+    recorder = Recorder("a", times=1)
+    deliver_pending(any_ctx, recorder)
+
+    clock.advance("0m")
+    early = deliver_pending(any_ctx, recorder)
+
+    assert early == 0
+    assert recorder.calls == ["a"]
+    assert rows(any_ctx)["a"].not_before == clock.now() + retry_delay(1)
+
+
+def test_retry_delay_doubles_up_to_an_hour() -> None:
+    assert retry_delay(1) == timedelta(seconds=30)
+    assert retry_delay(2) == timedelta(seconds=60)
+    assert retry_delay(3) == timedelta(seconds=120)
+    assert retry_delay(20) == timedelta(hours=1)
+
+
+def test_failed_delivery_retried_later(any_ctx: ServiceContext, clock: SettableClock) -> None:
     add(any_ctx, "a", "b")
     recorder = Recorder("a", times=1)
     deliver_pending(any_ctx, recorder)
 
+    clock.advance("1m")
     delivered = deliver_pending(any_ctx, recorder)
 
     assert delivered == 1
@@ -169,16 +207,104 @@ def test_failed_delivery_rolls_back_its_writes(any_ctx: ServiceContext) -> None:
     assert list(rows(any_ctx)) == ["a"]
 
 
-def test_delivery_stops_after_max_attempts(any_ctx: ServiceContext) -> None:
+def test_delivery_stops_after_max_attempts(any_ctx: ServiceContext, clock: SettableClock) -> None:
     add(any_ctx, "a")
     recorder = Recorder("a")
 
     for _ in range(MAX_ATTEMPTS + 2):
-        deliver_pending(any_ctx, recorder)
+        deliver_pending(any_ctx, recorder, kinds={"test.kind"})
+        clock.advance("2h")
 
+    stored = rows(any_ctx)
     assert len(recorder.calls) == MAX_ATTEMPTS
-    assert rows(any_ctx)["a"].attempts == MAX_ATTEMPTS
-    assert rows(any_ctx)["a"].delivered_at is None
+    assert stored["a"].attempts == MAX_ATTEMPTS
+    assert stored["a"].delivered_at is None
+    assert stored["a"].failed_at is not None
+    assert stored["failed:a"].kind == FAILURE_REPORT
+    assert stored["failed:a"].payload["delivery_key"] == "a"
+
+
+def test_permanent_failure_reported_once(any_ctx: ServiceContext, clock: SettableClock) -> None:
+    add(any_ctx, "a")
+    calls: list[str] = []
+
+    def reject(session: Session, item: OutboxItem) -> None:
+        calls.append(item.delivery_key)
+        raise PermanentDeliveryError("channel_not_found")
+
+    for _ in range(3):
+        deliver_pending(any_ctx, reject, kinds={"test.kind"})
+        clock.advance("2h")
+
+    stored = rows(any_ctx)
+    assert calls == ["a"]
+    assert stored["a"].failed_at is not None
+    assert stored["a"].last_error == "PermanentDeliveryError: channel_not_found"
+    assert list(stored) == ["a", "failed:a"]
+
+
+def test_failed_report_not_reported_again(any_ctx: ServiceContext) -> None:
+    add(any_ctx, "failed:x", kind=FAILURE_REPORT)
+
+    def reject(session: Session, item: OutboxItem) -> None:
+        raise PermanentDeliveryError("secretariat unreachable")
+
+    deliver_pending(any_ctx, reject)
+
+    assert list(rows(any_ctx)) == ["failed:x"]
+
+
+def test_deliver_pending_only_given_kinds(any_ctx: ServiceContext) -> None:
+    add(any_ctx, "a", kind="chat")
+    add(any_ctx, "b", kind="mail")
+    recorder = Recorder()
+
+    deliver_pending(any_ctx, recorder, kinds={"mail"})
+
+    assert recorder.calls == ["b"]
+
+
+def test_claimed_items_skipped_until_lease_ends(any_ctx: ServiceContext, clock: SettableClock) -> None:
+    add(any_ctx, "a", "b")
+
+    first = claim(any_ctx, worker="w1", lease=timedelta(minutes=5))
+    second = claim(any_ctx, worker="w2")
+    clock.advance("6m")
+    after_lease = claim(any_ctx, worker="w2")
+
+    assert [item.delivery_key for item in first] == ["a", "b"]
+    assert not any(item.uncertain for item in first)
+    assert second == []
+    assert [item.delivery_key for item in after_lease] == ["a", "b"]
+    assert all(item.uncertain for item in after_lease)
+
+
+def test_complete_marks_claimed_delivered(any_ctx: ServiceContext) -> None:
+    add(any_ctx, "a", "b")
+    items = claim(any_ctx, worker="w1")
+
+    done = complete(any_ctx, [items[0].id])
+    again = complete(any_ctx, [items[0].id])
+
+    stored = rows(any_ctx)
+    assert done == 1
+    assert again == 0
+    assert stored["a"].delivered_at is not None
+    assert stored["a"].claimed_by is None
+    assert stored["b"].delivered_at is None
+
+
+def test_record_failure_releases_claim(any_ctx: ServiceContext, clock: SettableClock) -> None:
+    add(any_ctx, "a")
+    [item] = claim(any_ctx, worker="w1")
+
+    record_failure(any_ctx, item.id, DeliveryFailed("429"))
+    clock.advance("1m")
+    retried = claim(any_ctx, worker="w2")
+
+    assert [again.delivery_key for again in retried] == ["a"]
+    assert retried[0].attempts == 1
+    assert not retried[0].uncertain
 
 
 @pytest.fixture
@@ -258,7 +384,8 @@ def test_enqueued_kinds_found_in_services() -> None:
 
 
 def test_every_enqueued_kind_has_renderer() -> None:
-    assert enqueued_kinds() - set(RENDERERS) == set()
+    # Request e-mails are rendered by core.presentation.emails for the e-mail worker, not for chat.
+    assert enqueued_kinds() - set(RENDERERS) == {REQUEST_EMAIL}
 
 
 def test_every_renderer_kind_is_enqueued() -> None:
@@ -279,10 +406,28 @@ def run_every_use_case(ctx: ServiceContext) -> None:
     submissions.submit(ctx, actor("taro"), task_id, text="報告書")
     levels = {"logic": "3", "evidence": "3", "originality": "2", "feasibility": "2", "clarity": "4"}
     evaluations.evaluate(ctx, actor("acme"), task_id, "taro", levels=levels, advice="良い調査です")
+    preferences.set_email(ctx, actor("hanako"), "hanako@example.com")
     request = requests.send_request(ctx, actor("acme"), "hanako", task_id, message="ぜひ")
     requests.answer_request(ctx, actor("hanako"), request.id, accept=False)
     for status in (TaskStatus.CLOSED, TaskStatus.EVALUATED, TaskStatus.ARCHIVED):
         tasks.change_task_status(ctx, actor("acme"), task_id, status)
+    # A task that stays open, with one participant who has not submitted and one waiting for evaluation.
+    open_task_id = open_task(ctx, title="still open")
+    participation.join_task(ctx, actor("taro"), open_task_id)
+    participation.join_task(ctx, actor("hanako"), open_task_id)
+    submissions.submit(ctx, actor("hanako"), open_task_id, text="途中経過")
+    deadline = datetime(2026, 12, 31, 23, 59, tzinfo=TOKYO)
+    remind_deadlines(ctx, deadline - timedelta(minutes=30))
+    remind_evaluations(ctx, "evaluation-reminders", deadline, now=deadline)
+    # Waiting submissions are counted again when the reminder is rendered, after the deadline.
+    assert isinstance(ctx.clock, SettableClock)
+    ctx.clock.set(deadline + timedelta(hours=1))
+    run_schedule(ctx, "weekly", datetime(2026, 12, 7, 0, 0, tzinfo=UTC))
+    with ctx.transaction() as session:
+        row = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.delivery_key == f"task:{open_task_id}:announce")
+        ).one()
+        _fail(session, row, PermanentDeliveryError("channel_not_found"), ctx.now(), permanent=True)
 
 
 @pytest.fixture
@@ -292,7 +437,8 @@ def deliveries(any_ctx: ServiceContext) -> dict[str, list[Delivery]]:
     rendered: dict[str, list[Delivery]] = {}
 
     def deliver(session: Session, item: OutboxItem) -> None:
-        rendered.setdefault(item.kind, []).append(render_delivery(any_ctx, session, item))
+        if item.kind != REQUEST_EMAIL:
+            rendered.setdefault(item.kind, []).append(render_delivery(any_ctx, session, item))
 
     deliver_pending(any_ctx, deliver)
     return rendered

@@ -66,6 +66,17 @@ LINES = {
     "evaluation": "/smarter evaluation T{open_task}",
     "rubric": "/smarter rubric quick-feedback",
     "ranking": "/smarter ranking all top=5",
+    "ranking contest": "/smarter ranking T{contest}",
+    "task freeze": "/smarter task freeze T{contest} 2026/12/20 18:00",
+    "me ranking": "/smarter me ranking off",
+    "me email": "/smarter me email off",
+    "admin schedules": "/smarter admin schedules",
+    "admin schedule cron": "/smarter admin schedule cron weekly 0 10 * * mon",
+    "admin schedule timezone": "/smarter admin schedule timezone weekly Asia/Tokyo",
+    "admin schedule table": "/smarter admin schedule table weekly all",
+    "admin schedule channel": "/smarter admin schedule channel weekly #ranking",
+    "admin schedule pause": "/smarter admin schedule pause weekly",
+    "admin schedule resume": "/smarter admin schedule resume weekly",
     "request": '/smarter request graded1 T{graded_task} message="ぜひご参加ください"',
     "requests": "/smarter requests",
     "accept": "/smarter accept R{own_request}",
@@ -102,6 +113,17 @@ MATRIX = {
     "evaluation":       "deny         allow  allow  allow  deny   deny   deny",
     "rubric":           "allow        allow  allow  allow  allow  allow  allow",
     "ranking":          "allow        allow  allow  allow  allow  allow  allow",
+    "ranking contest":  "allow        allow  allow  allow  allow  allow  allow",
+    "task freeze":      "deny         deny   deny   deny   allow  deny   allow",
+    "me ranking":       "deny         allow  allow  allow  deny   deny   deny",
+    "me email":         "deny         allow  allow  allow  deny   deny   deny",
+    "admin schedules":  "deny         deny   deny   deny   deny   deny   allow",
+    "admin schedule cron": "deny      deny   deny   deny   deny   deny   allow",
+    "admin schedule timezone": "deny  deny   deny   deny   deny   deny   allow",
+    "admin schedule table": "deny     deny   deny   deny   deny   deny   allow",
+    "admin schedule channel": "deny   deny   deny   deny   deny   deny   allow",
+    "admin schedule pause": "deny     deny   deny   deny   deny   deny   allow",
+    "admin schedule resume": "deny    deny   deny   deny   deny   deny   allow",
     "request":          "deny         deny   deny   deny   allow  deny   deny",
     "requests":         "deny         allow  allow  allow  allow  allow  deny",
     "accept":           "deny         allow  allow  allow  deny   deny   deny",
@@ -283,4 +305,4 @@ def test_matrix_open_rows_are_public_commands() -> None:
     # Only commands meant for anyone allow every role. Another fully open row would hide a missing permission check.
     open_rows = {case for case, row in MATRIX.items() if "deny" not in row.split()}
 
-    assert open_rows == {"task list", "task show", "rubric", "ranking", "help"}
+    assert open_rows == {"task list", "task show", "rubric", "ranking", "ranking contest", "help"}

@@ -14,15 +14,17 @@ from adapters.console.render import clean_text, render_message
 from core.commands.dispatch import CommandRunner, resolve_locale
 from core.domain.errors import N_, UserError
 from core.domain.text import TOKYO, UserText, normalize, parse_duration
-from core.presentation.deliveries import Delivery, render_delivery
+from core.presentation.deliveries import RENDERERS, Delivery, render_delivery
+from core.presentation.emails import REQUEST_EMAIL, EmailContent, render_request_email
 from core.presentation.i18n import Localizer
 from core.presentation.messages import Message
 from core.presentation.replies import present_error
 from core.services import brainstorms
 from core.services.context import Actor, Clock, ServiceContext
 from core.services.lookup import parse_task_id
-from core.services.outbox import OutboxItem, deliver_pending
+from core.services.outbox import OutboxItem, PermanentDeliveryError, deliver_pending
 from core.services.participation import channel_members
+from core.services.schedules import run_due
 
 __all__ = ["ConsoleError", "ConsoleSession", "SettableClock", "is_directive"]
 
@@ -79,6 +81,10 @@ class ConsoleSession:
     user: str = "guest"
     place: str = GENERAL
     delivered: set[str] = field(default_factory=set)
+    # Print participation-request e-mails here; off when an SMTP server is configured and the e-mail worker sends them.
+    email_preview: bool = True
+    # Channels that exist in the console: the fixed ones and every one someone moved to with :in.
+    channels: set[str] = field(default_factory=lambda: {GENERAL, ANNOUNCEMENTS, BRAINSTORM})
 
     def __post_init__(self) -> None:
         self.runner = CommandRunner(self.ctx)
@@ -111,13 +117,14 @@ class ConsoleSession:
             self.user = argument
         elif name == "in":
             self.place = argument if argument.startswith("#") or argument == "dm" else f"#{argument}"
+            self.channels.add(self.place)
         elif name == "clock":
             self.clock.set(_parse_clock(argument))
             self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
         elif name == "advance":
+            before = self.clock.now()
             self.clock.advance(argument)
-            self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
-            self.deliver()
+            self.pass_time(before)
         elif name == "who":
             self.write(f"{self.user} {self.place} {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
         else:
@@ -177,17 +184,47 @@ class ConsoleSession:
             for line in render_message(message, indent="    "):
                 self.write(line)
 
+    def pass_time(self, since: datetime) -> None:
+        """Run the scheduled jobs whose fire times fell between ``since`` and now, in order, as the bot would.
+
+        What each run delivers is printed under the time it ran, so a replay reads in time order.
+        """
+        for result in run_due(self.ctx, since, self.clock.now()):
+            logger.debug("scheduled %s ran for %s: %s", result.schedule, result.slot, result.ran)
+            self._deliver_under(f"⏰ {result.slot.astimezone(TOKYO):%Y-%m-%d %H:%M} JST ({result.schedule})")
+        self.deliver()
+        self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
+
+    def _deliver_under(self, heading: str) -> None:
+        """Deliver pending items and print them below ``heading``; print nothing if there was nothing to show."""
+        shown: list[str] = []
+        write, self.write = self.write, shown.append
+        try:
+            self.deliver()
+        finally:
+            self.write = write
+        if shown:
+            self.write(heading)
+            for line in shown:
+                self.write(line)
+
     def deliver(self) -> int:
-        """Deliver every pending outbox item and print it as its audience would read it."""
-        return deliver_pending(self.ctx, self._deliver_one)
+        """Deliver every pending outbox item for the console and print it as its audience would read it."""
+        kinds = set(RENDERERS) | ({REQUEST_EMAIL} if self.email_preview else set())
+        return deliver_pending(self.ctx, self._deliver_one, platform=PLATFORM, kinds=kinds)
 
     def _deliver_one(self, session: Session, item: OutboxItem) -> None:
-        delivery = render_delivery(self.ctx, session, item)
-        if delivery.key in self.delivered:
+        if item.delivery_key in self.delivered:
             return  # already shown before a crash or a retry: showing it again would duplicate it
-        handler = getattr(self, "_on_" + delivery.kind.replace(".", "_"))
-        handler(delivery)
-        self.delivered.add(delivery.key)
+        if item.kind == REQUEST_EMAIL:
+            content = render_request_email(self.ctx, session, item)
+            if content is not None:
+                self._email(content)
+        else:
+            delivery = render_delivery(self.ctx, session, item)
+            if delivery.messages:
+                getattr(self, "_on_" + delivery.kind.replace(".", "_"))(delivery)
+        self.delivered.add(item.delivery_key)
 
     def _post(self, place: str, delivery: Delivery) -> None:
         self.write(f"  [→ {place}]")
@@ -247,6 +284,24 @@ class ConsoleSession:
     _on_evaluation_result = _direct
     _on_request_sent = _direct
     _on_request_answered = _direct
+    _on_reminder_deadline = _direct
+    _on_reminder_evaluations = _direct
+    _on_delivery_failed = _direct
+
+    def _on_ranking_announcement(self, delivery: Delivery) -> None:
+        place = (delivery.target or "").split(":", 2)[-1]
+        if place not in self.channels:
+            raise PermanentDeliveryError(f"channel_not_found: the console has no channel {place}")
+        self._post(place, delivery)
+        for attachment in delivery.attachments:
+            self.write(f"    🖼 {attachment.filename} ({attachment.alt_text})")
+
+    def _email(self, content: EmailContent) -> None:
+        """Print an e-mail as it would be sent: recipient, subject and body."""
+        self.note(N_("✉ e-mail to {name} <{address}>"), name=content.to_name, address=content.to_address)
+        self.write(clean_text(f"    Subject: {content.subject}"))
+        for line in content.body.splitlines():
+            self.write(clean_text(f"    {line}".rstrip()))
 
 
 def is_directive(text: str) -> bool:
