@@ -35,10 +35,11 @@ def run_repl(session: ConsoleSession, stdin: TextIO = sys.stdin) -> None:
             continue
         if text in (":quit", ":q", ":exit"):
             break
-        try:
-            if is_directive(text):
-                session.directive(text)
-            else:
-                session.say(text)
-        except ConsoleError as error:
-            session.write(f"  ⚠ {session.error_text(error)}")
+        with session.turn:
+            try:
+                if is_directive(text):
+                    session.directive(text)
+                else:
+                    session.say(text)
+            except ConsoleError as error:
+                session.write(f"  ⚠ {session.error_text(error)}")

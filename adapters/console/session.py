@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,6 +89,8 @@ class ConsoleSession:
 
     def __post_init__(self) -> None:
         self.runner = CommandRunner(self.ctx)
+        # Held while one typed line is handled; the scheduler thread's deliveries wait for it, so output never mixes.
+        self.turn = threading.RLock()
         # Operator notes (channel created, user invited) stand in for what the chat platform itself shows.
         self.loc = Localizer(self.ctx.policy.default_locale)
 
@@ -211,7 +214,8 @@ class ConsoleSession:
     def deliver(self) -> int:
         """Deliver every pending outbox item for the console and print it as its audience would read it."""
         kinds = set(RENDERERS) | ({REQUEST_EMAIL} if self.email_preview else set())
-        return deliver_pending(self.ctx, self._deliver_one, platform=PLATFORM, kinds=kinds)
+        with self.turn:
+            return deliver_pending(self.ctx, self._deliver_one, platform=PLATFORM, kinds=kinds)
 
     def _deliver_one(self, session: Session, item: OutboxItem) -> None:
         if item.delivery_key in self.delivered:
