@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class EmailThread:
-    """Runs the e-mail worker's asyncio loop in a daemon thread, so that chat commands never wait for SMTP."""
+    """A daemon thread that runs the e-mail worker's asyncio loop, so that chat commands do not wait for SMTP."""
 
     def __init__(self, ctx: ServiceContext, config: SmtpConfig, *, interval: float = 5.0) -> None:
         self.worker = EmailWorker(ctx, SmtpMailer(config), worker_id=f"{socket.gethostname()}:{os.getpid()}")

@@ -248,3 +248,29 @@ def test_bad_cron_in_settings_rejected(
 
     assert status == 2
     assert "0 9 * * funday" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_postgres_standby_takes_over(postgres_engine: Engine, services: list, clock: SettableClock) -> None:
+    """Two processes' worth of engines on one PostgreSQL database: the standby gets the jobs when the leader ends."""
+    url = postgres_engine.url.render_as_string(hide_password=False)
+    options = {"options": f"-csearch_path={_schema(postgres_engine)}"}
+    engines = [create_db_engine(url, connect_args=options), create_db_engine(url, connect_args=options)]
+    contexts = [build_context(make_settings(), clock=clock, engine=engine, migrate=False) for engine in engines]
+    leader = start(services, contexts[0], engines[0])
+    assert wait_until(lambda: len(job_ids(leader)) == 4)
+    standby = start(services, contexts[1], engines[1])
+    time.sleep(0.6)
+    assert job_ids(standby) == set()
+
+    services.remove(leader)
+    leader.stop()
+
+    assert wait_until(lambda: len(job_ids(standby)) == 4)
+    for engine in engines:
+        engine.dispose()
+
+
+def _schema(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return str(connection.execute(text("SELECT current_schema()")).scalar_one())

@@ -69,7 +69,7 @@ def score(ctx: ServiceContext, task_id: int, nickname: str, level: str) -> None:
 
 
 def rank_one(ctx: ServiceContext) -> None:
-    """Give the ranking one evaluated member, since a period nobody is ranked in is not announced."""
+    """Give the ranking one evaluated member, since a period with no ranked member is not announced."""
     partner(ctx)
     member(ctx, "hanako")
     score(ctx, open_task(ctx), "hanako", "3")

@@ -33,7 +33,7 @@ LOOKBACK = timedelta(days=400)
 
 
 class Job(StrEnum):
-    """What a schedule does when it fires."""
+    """The action a schedule runs when it fires."""
 
     RANKING = "ranking"
     DEADLINE_REMINDERS = "deadline_reminders"
@@ -41,7 +41,7 @@ class Job(StrEnum):
 
 
 class RankingTable(StrEnum):
-    """Which ranking an announcement shows: all time, the current month (season) or the month that just ended."""
+    """The ranking an announcement shows: all time, the current month (season) or the month that just ended."""
 
     ALL = "all"
     SEASON = "season"

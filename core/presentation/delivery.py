@@ -1,4 +1,4 @@
-"""What an outbox item becomes for an adapter: the rendered delivery and who receives it."""
+"""The rendered form of an outbox item for an adapter: the delivery and its recipient."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def announce_ranking(ctx: ServiceContext, schedule: Schedule, slot: datetime, *,
 
     Returns False when this (schedule, slot) was already announced. The run record and the outbox rows
     are written in one transaction, and the record's primary key stops a second process or a retry.
-    When nobody is ranked in the period, the run is recorded and nothing is posted.
+    When no member is ranked in the period, the run is recorded and nothing is posted.
     """
     table = RankingTable(schedule.table or RankingTable.SEASON)
     period = period_for(table, slot)
@@ -83,7 +83,7 @@ def announce_ranking(ctx: ServiceContext, schedule: Schedule, slot: datetime, *,
             ]
             session.add(ScheduledRun(schedule=schedule.name, slot=slot, ran_at=now, period=period, entries=entries))
             session.flush()
-            # A period nobody is ranked in yet is recorded as run but not announced: an empty table rewards no one.
+            # A period with no ranked member is recorded as run but not announced: an empty table rewards no one.
             for target in targets if rows else ():
                 enqueue(
                     session,
@@ -96,7 +96,7 @@ def announce_ranking(ctx: ServiceContext, schedule: Schedule, slot: datetime, *,
                     target=target,
                 )
     except IntegrityError:
-        # Another process wrote the same run between our check and our insert; its announcement stands.
+        # Another process wrote the same run between this check and this insert, and its announcement is kept.
         logger.info("ranking announcement %s for %s was written by another process", schedule.name, slot)
         return False
     logger.info("ranking announcement %s for %s: %d rows to %d channels", schedule.name, slot, len(rows), len(targets))

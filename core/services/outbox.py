@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
-# The kind of the row that tells the secretariat about a delivery that failed for good (written by _fail).
+# The kind of the row that reports a delivery that failed for good to the secretariat (written by _fail).
 FAILURE_REPORT = "delivery.failed"
 
 

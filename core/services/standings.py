@@ -109,9 +109,9 @@ def set_freeze(ctx: ServiceContext, actor: Actor, task_id: int, when: str) -> Fr
             )
 
         task.freeze_at = moment
-        kept = session.get(FrozenStandings, task.id)
-        if kept is not None:
-            session.delete(kept)  # a new freeze time keeps the standings again when it comes
+        snapshot = session.get(FrozenStandings, task.id)
+        if snapshot is not None:
+            session.delete(snapshot)  # a new freeze time takes its own snapshot when it comes
         viewer = owner.id if owner is not None else None
         return FreezeSet(task_view(session, task, viewer_id=viewer, secretariat=ctx.is_secretariat(actor)), moment)
 
@@ -138,8 +138,8 @@ def contest_standings(ctx: ServiceContext, actor: Actor, task_id: int) -> Standi
 
         entries = _live_entries(session, task.id)
         if frozen and not privileged:
-            kept = session.get(FrozenStandings, task.id)
-            entries = kept.entries if kept is not None else entries
+            snapshot = session.get(FrozenStandings, task.id)
+            entries = snapshot.entries if snapshot is not None else entries
         people = {
             person.id: person
             for person in session.scalars(select(Person).where(Person.id.in_([e["member_id"] for e in entries])))
