@@ -411,17 +411,19 @@ def run_every_use_case(ctx: ServiceContext) -> None:
     requests.answer_request(ctx, actor("hanako"), request.id, accept=False)
     for status in (TaskStatus.CLOSED, TaskStatus.EVALUATED, TaskStatus.ARCHIVED):
         tasks.change_task_status(ctx, actor("acme"), task_id, status)
-    # A task that stays open, with one participant who has not submitted and one waiting for evaluation.
+    # A task that stays open with a participant who has not submitted, and one past its deadline with a
+    # submission waiting for evaluation. The clock ends between the two deadlines, so both reminders render.
     open_task_id = open_task(ctx, title="still open")
     participation.join_task(ctx, actor("taro"), open_task_id)
-    participation.join_task(ctx, actor("hanako"), open_task_id)
-    submissions.submit(ctx, actor("hanako"), open_task_id, text="途中経過")
+    waiting_task = open_task(ctx, title="waiting", deadline="2026/12/10 18:00")
+    participation.join_task(ctx, actor("hanako"), waiting_task)
+    submissions.submit(ctx, actor("hanako"), waiting_task, text="途中経過")
     deadline = datetime(2026, 12, 31, 23, 59, tzinfo=TOKYO)
     remind_deadlines(ctx, deadline - timedelta(minutes=30))
-    remind_evaluations(ctx, "evaluation-reminders", deadline, now=deadline)
-    # Waiting submissions are counted again when the reminder is rendered, after the deadline.
+    after_waiting = datetime(2026, 12, 11, 10, 0, tzinfo=TOKYO)
+    remind_evaluations(ctx, "evaluation-reminders", after_waiting, now=after_waiting)
     assert isinstance(ctx.clock, SettableClock)
-    ctx.clock.set(deadline + timedelta(hours=1))
+    ctx.clock.set(after_waiting)
     run_schedule(ctx, "weekly", datetime(2026, 12, 7, 0, 0, tzinfo=UTC))
     with ctx.transaction() as session:
         row = session.scalars(

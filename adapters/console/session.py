@@ -192,9 +192,13 @@ class ConsoleSession:
 
         What each run delivers is printed under the time it ran, so a replay reads in time order.
         """
-        for result in run_due(self.ctx, since, self.clock.now()):
+        until = self.clock.now()
+        for result in run_due(self.ctx, since, until):
             logger.debug("scheduled %s ran for %s: %s", result.schedule, result.slot, result.ran)
+            # Deliveries are rendered at the time of the run, as the bot would have sent them then.
+            self.clock.set(result.slot)
             self._deliver_under(f"⏰ {result.slot.astimezone(TOKYO):%Y-%m-%d %H:%M} JST ({result.schedule})")
+        self.clock.set(until)
         self.deliver()
         self.write(f"⏰ {self.clock.now().astimezone(TOKYO):%Y-%m-%d %H:%M} JST")
 
