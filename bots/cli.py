@@ -104,16 +104,22 @@ def _jobs(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
             print(f"{info.name:<22} {info.job:<21} {info.cron:<14} {info.timezone:<11} ", end="")
             print(f"next {next_fire:<20}  last {last_run}{table}")
         return 0
+    schedule_enabled = next((info.enabled for info in schedule_infos(ctx) if info.name == args.name), True)
     try:
         result = run_latest(ctx, args.name)
     except UnknownSchedule as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     slot = f"{result.slot.astimezone(TOKYO):%Y-%m-%d %H:%M} JST"
-    if result.ran:
-        print(f"{result.schedule} ran for {slot}; the running bot delivers what it queued")
+    paused = " (the schedule is paused; it ran because it was asked by name)" if not schedule_enabled else ""
+    if not result.ran:
+        print(f"{result.schedule} already ran for {slot}; nothing new was queued{paused}")
+    elif result.queued:
+        print(
+            f"{result.schedule} ran for {slot}: {result.queued} messages queued for the running bot to deliver{paused}"
+        )
     else:
-        print(f"{result.schedule} already ran for {slot}; nothing new was queued")
+        print(f"{result.schedule} ran for {slot}: nothing to send (no ranked member or no reminder due){paused}")
     return 0
 
 

@@ -103,6 +103,9 @@ class SchedulerService:
         """Take the lock if free (then catch up and add the jobs), follow schedule changes, or step down."""
         if self.lock.holds():
             self.sync_jobs()
+            # A run that missed its misfire grace time while this process was busy or suspended is made up here.
+            if any(result.ran for result in catch_up(self.ctx, scans=False)):
+                self._notify()
             return
         if self._registered:
             logger.error("scheduler %s lost the scheduler lock; removing its jobs", self.id)

@@ -38,6 +38,7 @@ def policy_from(settings: Settings) -> Policy:
         announcement_channels=tuple(settings.announcement_channels),
         reminder_offsets=tuple(sorted(parse_duration(offset) for offset in settings.reminder_offsets)),
         catch_up_window=parse_duration(settings.catch_up_window),
+        schedules=tuple(schedule_specs(settings)),
     )
 
 

@@ -310,9 +310,9 @@ def evaluate(ctx: ServiceContext, task_id: int, user: str) -> None:
 
 
 def remind_at(ctx: ServiceContext, slot: datetime) -> bool:
-    """Run the evaluation reminders for ``slot`` given in UTC, as the scheduler does."""
+    """Run the evaluation reminders for ``slot`` given in UTC, as the scheduler does; False if the slot ran before."""
     utc_slot = slot.astimezone(UTC)
-    return remind_evaluations(ctx, SCHEDULE, utc_slot, now=utc_slot)
+    return remind_evaluations(ctx, SCHEDULE, utc_slot, now=utc_slot) is not None
 
 
 def test_evaluation_reminder_counts_per_task(any_ctx: ServiceContext, waiting: tuple[int, int]) -> None:

@@ -34,6 +34,7 @@ from core.services.schedules import (
     catch_up,
     change_schedule,
     load_schedules,
+    reset_schedule,
     run_due,
     run_latest,
     run_schedule,
@@ -476,3 +477,66 @@ def test_schedule_counts_unchanged_on_rejected(ctx: ServiceContext) -> None:
         change_schedule(ctx, SECRETARIAT, "weekly", cron="bad")
 
     assert count_rows(ctx, Schedule) == before
+
+
+@pytest.mark.parametrize(
+    ("weekday", "expected"),
+    [("0", "Sun"), ("7", "Sun"), ("1", "Mon"), ("6", "Sat"), ("sun", "Sun"), ("月", "Mon"), ("金曜日", "Fri")],
+)
+def test_weekday_counts_from_sunday(weekday: str, expected: str) -> None:
+    trigger = parse_cron(f"0 9 * * {weekday}")
+
+    moments = list(fire_times(trigger, datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC)))
+
+    assert {moment.astimezone(TOKYO).strftime("%a") for moment in moments} == {expected}
+
+
+def test_weekday_range_and_step() -> None:
+    sunday_start = datetime(2026, 12, 6, 0, 0, tzinfo=TOKYO)
+    saturday_end = datetime(2026, 12, 12, 23, 0, tzinfo=TOKYO)
+
+    weekdays = list(fire_times(parse_cron("0 9 * * 1-5"), sunday_start, saturday_end))
+    every_other = list(fire_times(parse_cron("0 9 * * */2"), sunday_start, saturday_end))
+
+    assert [moment.astimezone(TOKYO).strftime("%a") for moment in weekdays] == ["Mon", "Tue", "Wed", "Thu", "Fri"]
+    assert [moment.astimezone(TOKYO).strftime("%a") for moment in every_other] == ["Sun", "Tue", "Thu", "Sat"]
+
+
+def test_reset_schedule_follows_settings(ctx: ServiceContext) -> None:
+    change_schedule(ctx, SECRETARIAT, "weekly", cron="30 17 * * fri", channel="#ranking")
+
+    info = reset_schedule(ctx, SECRETARIAT, "weekly")
+
+    assert (info.cron, info.channel, info.changed_by) == ("0 9 * * mon", None, None)
+
+
+def test_movement_skips_empty_announcement(ctx: ServiceContext, clock: SettableClock) -> None:
+    partner(ctx)
+    member(ctx, "hanako")
+    member(ctx, "taro")
+    task_id = open_task(ctx)
+    score(ctx, task_id, "hanako", "3")
+    first = MONDAY_9.astimezone(UTC)
+    run_schedule(ctx, "weekly", first)
+    with ctx.transaction() as session:
+        session.add(ScheduledRun(schedule="monthly", slot=first + timedelta(days=1), ran_at=first, period="2026-12"))
+    score(ctx, task_id, "taro", "4")
+    later = first + timedelta(weeks=1)
+    run_schedule(ctx, "weekly", later)
+
+    with ctx.transaction() as session:
+        view = announcement_view(session, "weekly", later)
+    marks = {str(row.nickname): movement_mark(Localizer("en"), row, view.compared) for row in view.rows}
+
+    assert marks == {"taro": "NEW", "hanako": "▼1"}
+
+
+def test_caught_up_announcement_as_of_run(ctx: ServiceContext, clock: SettableClock) -> None:
+    rank_one(ctx)
+    clock.set(MONDAY_9 + timedelta(hours=2))
+
+    catch_up(ctx)
+
+    with ctx.transaction() as session:
+        view = announcement_view(session, "weekly", MONDAY_9.astimezone(UTC))
+    assert view.as_of == (MONDAY_9 + timedelta(hours=2)).astimezone(UTC)

@@ -540,3 +540,27 @@ def test_command_freeze_by_member_rejected(any_ctx: ServiceContext, scored_conte
 
     assert message.error is True
     assert contest_standings(any_ctx, PARTNER, scored_contest).freeze_at is None
+
+
+def test_standings_top_limits_rows(any_ctx: ServiceContext, contest: int) -> None:
+    evaluate(any_ctx, contest, "taro", ALL_MAX)
+    evaluate(any_ctx, contest, "hanako", QUARTER)
+
+    messages = CommandRunner(any_ctx).run(actor("jiro"), f"/smarter ranking T{contest} top=1")
+
+    text = messages[0].text()
+    assert not messages[0].error
+    assert "taro" in text
+    assert "hanako" not in text
+
+
+def test_hidden_member_sees_note(any_ctx: ServiceContext, contest: int) -> None:
+    evaluate(any_ctx, contest, "taro", ALL_MAX)
+    preferences.set_ranking_visibility(any_ctx, actor("taro"), "off")
+
+    messages = CommandRunner(any_ctx).run(actor("taro", "en"), "/smarter ranking")
+
+    text = messages[0].text()
+    assert "You are not shown in public rankings" in text
+    assert "Your place: 1. taro" in text
+    assert "No evaluations in this period yet." not in text

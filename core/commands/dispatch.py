@@ -120,10 +120,21 @@ def _grade(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
     return secretariat.set_grade(ctx, actor, cmd.arguments["member"], None if not raw.isdigit() else int(raw))
 
 
+def _ranking_size(ctx: ServiceContext, cmd: ParsedCommand) -> int | None:
+    top: int | None = cmd.options.get("top")
+    if top is not None and not 1 <= top <= ctx.policy.ranking_max_size:
+        raise UserError(
+            N_("The ranking size must be from 1 to {maximum}; you gave {value}."),
+            maximum=ctx.policy.ranking_max_size,
+            value=top,
+        )
+    return top
+
+
 def _ranking(ctx: ServiceContext, actor: Actor, cmd: ParsedCommand) -> Any:
     period = cmd.arguments.get("period")
     if period is not None and TASK_ID.fullmatch(normalize(period)):
-        return standings.contest_standings(ctx, actor, parse_task_id(period))
+        return standings.contest_standings(ctx, actor, parse_task_id(period), top=_ranking_size(ctx, cmd))
     return rankings.show_ranking(ctx, actor, period=period, top=cmd.options.get("top"))
 
 
@@ -191,6 +202,7 @@ HANDLERS: dict[str, Handler] = {
     "admin schedule channel": _schedule("channel"),
     "admin schedule pause": _schedule("enabled", False),
     "admin schedule resume": _schedule("enabled", True),
+    "admin schedule reset": lambda ctx, actor, cmd: schedules.reset_schedule(ctx, actor, cmd.arguments["schedule"]),
 }
 
 

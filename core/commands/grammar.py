@@ -115,7 +115,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         ("task", "freeze"),
-        N_("Freeze a contest's public standings from a time until its results (its partner); off removes it."),
+        N_(
+            "Freeze a contest's public standings from a time until its results (its partner or the secretariat); "
+            "off removes it."
+        ),
         arguments=(TASK, Argument("time", N_("time in Japan time, like 2026/12/20 18:00, or off"), rest=True)),
     ),
     CommandSpec(("task", "close"), N_("Close a task to new work (its partner)."), arguments=(TASK,)),
@@ -213,6 +216,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         ("admin", "schedule", "pause"), N_("Stop a schedule until it is resumed (secretariat)."), arguments=(SCHEDULE,)
+    ),
+    CommandSpec(
+        ("admin", "schedule", "reset"),
+        N_("Put a schedule back to the values of the settings file (secretariat)."),
+        arguments=(SCHEDULE,),
     ),
     CommandSpec(
         ("admin", "schedule", "resume"), N_("Start a paused schedule again (secretariat)."), arguments=(SCHEDULE,)

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEZONE = "Asia/Tokyo"
+CRONTAB_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 JAPANESE_WEEKDAYS = {"月": "mon", "火": "tue", "水": "wed", "木": "thu", "金": "fri", "土": "sat", "日": "sun"}
 # How far back latest_slot looks for the previous fire time: a yearly rule still has one.
 LOOKBACK = timedelta(days=400)
@@ -64,8 +65,29 @@ def parse_timezone(name: str) -> ZoneInfo:
 
 
 def _weekday_names(field: str) -> str:
-    """Replace Japanese weekday names (月, 月曜, 月曜日 …) in a cron weekday field with crontab's ``mon`` …"""
-    return re.sub(r"([月火水木金土日])(?:曜日?)?", lambda match: JAPANESE_WEEKDAYS[match.group(1)], field)
+    """Rewrite a crontab weekday field with day names, which APScheduler reads the crontab way.
+
+    APScheduler counts weekday numbers from Monday (0 = Monday), while crontab counts from Sunday
+    (0 or 7 = Sunday), so numbers, numeric ranges and ``*/2`` are expanded into names here. Japanese
+    names (月, 月曜, 月曜日 …) become ``mon`` and so on.
+    """
+    field = re.sub(r"([月火水木金土日])(?:曜日?)?", lambda match: JAPANESE_WEEKDAYS[match.group(1)], field)
+    names: list[str] = []
+    for part in field.split(","):
+        match = re.fullmatch(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?", part)
+        if match is None:
+            names.append(part)  # a name or a name range, which APScheduler reads as crontab does
+            continue
+        start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
+        if start == "*" and step == 1:
+            return "*"
+        first = 0 if start == "*" else int(start)
+        last = 6 if start == "*" else int(end) if end is not None else first
+        if not (0 <= first <= 7 and 0 <= last <= 7 and step >= 1):
+            names.append(part)  # out of range: APScheduler raises the error with the value
+            continue
+        names.extend(CRONTAB_WEEKDAYS[day % 7] for day in range(first, last + 1, step))
+    return ",".join(dict.fromkeys(names))
 
 
 def parse_cron(expression: str, timezone: str = DEFAULT_TIMEZONE) -> CronTrigger:

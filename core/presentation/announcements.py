@@ -52,7 +52,7 @@ def _row_line(loc: Localizer, row: AnnouncedRow, compared: bool) -> Line:
 def announcement_message(loc: Localizer, announcement: Announcement) -> Message:
     """Build the channel message of an announcement: title, the period covered, the rows and how to read them."""
     title = loc.line(N_("📣 {title}"), title=plain(period_title(loc, announcement)))
-    lines: list[Line] = [loc.line(N_("As of {moment} (Japan time)."), moment=announcement.slot)]
+    lines: list[Line] = [loc.line(N_("As of {moment}."), moment=announcement.as_of)]
     lines.extend(_row_line(loc, row, announcement.compared) for row in announcement.rows)
     if not announcement.rows:
         lines.append(loc.line(N_("No evaluations in this period yet.")))
@@ -73,7 +73,7 @@ def announcement_chart(loc: Localizer, announcement: Announcement) -> Attachment
         for row in announcement.rows
     )
     title = plain(period_title(loc, announcement))
-    subtitle = loc(N_("As of {moment} (Japan time)."), moment=announcement.slot)
+    subtitle = loc(N_("As of {moment}."), moment=announcement.as_of)
     filename = f"ranking-{announcement.schedule}-{slot_key(announcement.slot)}-{loc.locale}.png"
     alt_text = loc(N_("Ranking chart: {title}"), title=title)
     return Attachment(filename, _chart_png(title, rows, subtitle), title, alt_text)

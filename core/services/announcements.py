@@ -42,6 +42,8 @@ class Announcement:
     rows: list[AnnouncedRow]
     # False for the first announcement of a period, which has nothing to compare with (no arrows, no NEW).
     compared: bool
+    # When the scores were read: the scheduled time, or later for a run caught up after downtime.
+    as_of: datetime
 
 
 def slot_key(slot: datetime) -> str:
@@ -50,22 +52,27 @@ def slot_key(slot: datetime) -> str:
 
 
 def _previous_ranks(session: Session, period: str, slot: datetime) -> dict[int, int] | None:
-    previous = session.scalars(
+    """Return the ranks in the latest earlier announcement of ``period`` that had rows, or None if there is none.
+
+    Runs with no rows posted nothing, so comparing with them would mark everyone NEW.
+    """
+    earlier = session.scalars(
         select(ScheduledRun)
         .where(ScheduledRun.period == period, ScheduledRun.slot < slot)
         .order_by(ScheduledRun.slot.desc())
-        .limit(1)
-    ).first()
-    if previous is None:
-        return None
-    return {entry["member_id"]: entry["rank"] for entry in previous.entries}
+    )
+    for previous in earlier:
+        if previous.entries:
+            return {entry["member_id"]: entry["rank"] for entry in previous.entries}
+    return None
 
 
-def announce_ranking(ctx: ServiceContext, schedule: Schedule, slot: datetime, *, now: datetime) -> bool:
+def announce_ranking(ctx: ServiceContext, schedule: Schedule, slot: datetime, *, now: datetime) -> int | None:
     """Write the announcement of ``schedule`` for ``slot`` with one outbox row per target channel.
 
-    Returns False when this (schedule, slot) was already announced. The run record and the outbox rows
-    are written in one transaction, and the record's primary key stops a second process or a retry.
+    Returns how many channel posts were queued, or None when this (schedule, slot) was already announced.
+    The run record and the outbox rows are written in one transaction, and the record's primary key stops
+    a second process or a retry.
     When no member is ranked in the period, the run is recorded and nothing is posted.
     """
     table = RankingTable(schedule.table or RankingTable.SEASON)
@@ -75,7 +82,7 @@ def announce_ranking(ctx: ServiceContext, schedule: Schedule, slot: datetime, *,
     try:
         with ctx.transaction() as session:
             if session.get(ScheduledRun, (schedule.name, slot)) is not None:
-                return False
+                return None
             rows = top_members(session, ctx.policy.ranking_prior, period, size, public_only=True)
             entries = [
                 {"member_id": row.member_id, "rank": row.rank, "score": row.score, "count": row.evaluation_count}
@@ -98,9 +105,10 @@ def announce_ranking(ctx: ServiceContext, schedule: Schedule, slot: datetime, *,
     except IntegrityError:
         # Another process wrote the same run between this check and this insert, and its announcement is kept.
         logger.info("ranking announcement %s for %s was written by another process", schedule.name, slot)
-        return False
-    logger.info("ranking announcement %s for %s: %d rows to %d channels", schedule.name, slot, len(rows), len(targets))
-    return True
+        return None
+    posts = len(targets) if rows else 0
+    logger.info("ranking announcement %s for %s: %d rows, %d channel posts", schedule.name, slot, len(rows), posts)
+    return posts
 
 
 def announcement_view(session: Session, schedule_name: str, slot: datetime) -> Announcement:
@@ -126,4 +134,4 @@ def announcement_view(session: Session, schedule_name: str, slot: datetime) -> A
                 movement=before - entry["rank"] if before is not None else None,
             )
         )
-    return Announcement(schedule_name, slot, period, table, rows, previous is not None)
+    return Announcement(schedule_name, slot, period, table, rows, previous is not None, run.ran_at)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.domain.rubric import Rubric
+from core.domain.schedule import ScheduleSpec
 from core.domain.scoring import RankingPrior
 
 __all__ = ["Actor", "Clock", "Policy", "ServiceContext", "SystemClock"]
@@ -59,6 +60,8 @@ class Policy:
     announcement_channels: tuple[str, ...] = ("console:local:#announcements",)
     reminder_offsets: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
     catch_up_window: timedelta = timedelta(hours=6)
+    # The schedules as the settings define them, which ``admin schedule reset`` goes back to.
+    schedules: tuple[ScheduleSpec, ...] = ()
 
 
 @dataclass(slots=True)

@@ -41,6 +41,8 @@ class RankingTable:
     rows: list[RankingRow]
     own: RankingRow | None
     prior: RankingPrior
+    # True when the viewer opted out of public rankings, so their own place is not in the public list.
+    own_hidden: bool = False
 
 
 # NOTE: written as text because SQLAlchemy 2.0's dialect insert() for ON CONFLICT is not cacheable, so it
@@ -189,7 +191,8 @@ def show_ranking(
         rows = top_members(session, prior, key, size, public_only=public_only)
         viewer = find_person(session, actor)
         own = _own_row(session, prior, key, viewer.id, public_only=public_only) if viewer is not None else None
-        return RankingTable(period=key, rows=rows, own=own, prior=prior)
+        hidden = own is not None and viewer is not None and public_only and not viewer.ranking_public
+        return RankingTable(period=key, rows=rows, own=own, prior=prior, own_hidden=hidden)
 
 
 def rebuild_rankings(session: Session, prior: RankingPrior) -> int:

@@ -109,8 +109,9 @@ def waiting_submissions(session: Session, now: datetime, partner_id: int | None 
     return waiting
 
 
-def remind_evaluations(ctx: ServiceContext, schedule: str, slot: datetime, *, now: datetime) -> bool:
-    """Queue one reminder per partner with submissions waiting for evaluation; False if this slot ran before.
+def remind_evaluations(ctx: ServiceContext, schedule: str, slot: datetime, *, now: datetime) -> int | None:
+    """Queue one reminder per partner with submissions waiting for evaluation; return how many, or None if
+    this slot ran before.
 
     The run record and the reminders are written in one transaction, like an announcement.
     """
@@ -118,7 +119,7 @@ def remind_evaluations(ctx: ServiceContext, schedule: str, slot: datetime, *, no
     try:
         with ctx.transaction() as session:
             if session.get(ScheduledRun, (schedule, slot)) is not None:
-                return False
+                return None
             session.add(ScheduledRun(schedule=schedule, slot=slot, ran_at=now, period=None, entries=[]))
             session.flush()
             waiting = waiting_submissions(session, slot)
@@ -133,6 +134,6 @@ def remind_evaluations(ctx: ServiceContext, schedule: str, slot: datetime, *, no
                 )
     except IntegrityError:
         logger.info("evaluation reminders %s for %s were written by another process", schedule, slot)
-        return False
+        return None
     logger.info("queued evaluation reminders for %d partners", len(waiting))
-    return True
+    return len(waiting)

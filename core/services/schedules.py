@@ -35,6 +35,7 @@ __all__ = [
     "change_schedule",
     "list_schedules",
     "load_schedules",
+    "reset_schedule",
     "run_due",
     "run_latest",
     "run_schedule",
@@ -93,6 +94,8 @@ class RunResult:
     slot: datetime
     # False when this slot had run before, so nothing new was written.
     ran: bool
+    # Outbox rows written by this run: channel posts or reminders.
+    queued: int = 0
 
 
 def _apply(row: Schedule, spec: ScheduleSpec) -> None:
@@ -169,14 +172,13 @@ def run_schedule(ctx: ServiceContext, name: str, slot: datetime, *, now: datetim
     job = Job(schedule.job)
     moment = now or ctx.now()
     if job == Job.RANKING:
-        ran = announce_ranking(ctx, schedule, slot, now=moment)
+        queued = announce_ranking(ctx, schedule, slot, now=moment)
     elif job == Job.EVALUATION_REMINDERS:
-        ran = remind_evaluations(ctx, schedule.name, slot, now=moment)
+        queued = remind_evaluations(ctx, schedule.name, slot, now=moment)
     else:
-        # Deadline reminders carry their own keys per task, member and offset; a repeated scan queues nothing new.
-        remind_deadlines(ctx, slot)
-        ran = True
-    return RunResult(name, job, slot, ran)
+        # Deadline reminders carry their own keys per task, member and offset, so a repeated scan queues nothing new.
+        queued = remind_deadlines(ctx, slot)
+    return RunResult(name, job, slot, queued is not None, queued or 0)
 
 
 def run_latest(ctx: ServiceContext, name: str) -> RunResult:
@@ -204,16 +206,17 @@ def run_due(ctx: ServiceContext, after: datetime, until: datetime) -> Iterator[R
         yield run_schedule(ctx, name, slot, now=slot)
 
 
-def catch_up(ctx: ServiceContext) -> list[RunResult]:
-    """On start, run each schedule's latest missed slot once if it is within the catch-up window.
+def catch_up(ctx: ServiceContext, *, scans: bool = True) -> list[RunResult]:
+    """Run each schedule's latest missed slot once if it is within the catch-up window.
 
     Only the latest slot runs, so a bot that was down for several periods announces once, not once per period.
+    With ``scans`` False, deadline reminders (a scan with no run record) are left to their own schedule.
     """
     now = ctx.now()
     window = ctx.policy.catch_up_window
     results = []
     for schedule in load_schedules(ctx):
-        if not schedule.enabled:
+        if not schedule.enabled or (not scans and schedule.job == Job.DEADLINE_REMINDERS):
             continue
         slot = latest_slot(parse_cron(schedule.cron, schedule.timezone), now)
         if slot is None or now - slot > window:
@@ -330,4 +333,24 @@ def change_schedule(
         row.changed_by = actor.ref
         row.updated_at = ctx.now()
     logger.info("schedule %s changed by %s", schedule.name, actor.ref)
+    return next(info for info in schedule_infos(ctx) if info.name == schedule.name)
+
+
+def reset_schedule(ctx: ServiceContext, actor: Actor, name: str) -> ScheduleInfo:
+    """Put a schedule back to its settings (secretariat), so that it follows the settings file again."""
+    _require_secretariat(ctx, actor)
+    schedule = _find(ctx, name)
+    spec = next((spec for spec in ctx.policy.schedules if spec.name == schedule.name), None)
+    if spec is None:
+        raise UserError(
+            N_("{name} is not in the settings file, so there is nothing to go back to. Pause it instead."),
+            name=UserText(schedule.name),
+        )
+
+    with ctx.transaction() as session:
+        row = session.get_one(Schedule, schedule.name, with_for_update=True)
+        _apply(row, spec)
+        row.changed_by = None
+        row.updated_at = ctx.now()
+    logger.info("schedule %s reset to the settings by %s", schedule.name, actor.ref)
     return next(info for info in schedule_infos(ctx) if info.name == schedule.name)

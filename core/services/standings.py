@@ -116,7 +116,7 @@ def set_freeze(ctx: ServiceContext, actor: Actor, task_id: int, when: str) -> Fr
         return FreezeSet(task_view(session, task, viewer_id=viewer, secretariat=ctx.is_secretariat(actor)), moment)
 
 
-def contest_standings(ctx: ServiceContext, actor: Actor, task_id: int) -> Standings:
+def contest_standings(ctx: ServiceContext, actor: Actor, task_id: int, *, top: int | None = None) -> Standings:
     """Return a contest's standings: frozen for members during a freeze, live for its partner and the secretariat.
 
     Members who opted out of public rankings are shown only to the partner and the secretariat.
@@ -153,7 +153,7 @@ def contest_standings(ctx: ServiceContext, actor: Actor, task_id: int) -> Standi
         view = task_view(session, task, viewer_id=viewer.id if viewer else None, secretariat=ctx.is_secretariat(actor))
         return Standings(
             task=view,
-            rows=rows,
+            rows=rows[:top] if top is not None else rows,
             freeze_at=task.freeze_at if task.menu == TaskMenu.CONTEST else None,
             frozen_at=task.freeze_at if frozen and not privileged else None,
             live_during_freeze=frozen and privileged,

@@ -20,9 +20,9 @@ JOB_NAMES = {
     Job.EVALUATION_REMINDERS: N_("evaluation reminders"),
 }
 TABLE_NAMES = {
-    "all": N_("all-time ranking"),
-    "season": N_("this month's season"),
-    "previous_season": N_("last month's season, final"),
+    "all": N_("the all-time ranking"),
+    "season": N_("the ranking of this month's season"),
+    "previous_season": N_("the final ranking of last month's season"),
 }
 
 
@@ -38,7 +38,9 @@ def _schedule_lines(loc: Localizer, info: ScheduleInfo) -> list[Line]:
     ]
     if info.table is not None:
         channel = info.channel.split(":", 2)[2] if info.channel else loc(N_("the default announcement channels"))
-        lines.append(loc.line(N_("  shows {table} in {channel}"), table=loc(TABLE_NAMES[info.table]), channel=channel))
+        lines.append(
+            loc.line(N_("  announces {table} in {channel}"), table=loc(TABLE_NAMES[info.table]), channel=channel)
+        )
     if info.next_fire is not None:
         lines.append(loc.line(N_("  next run: {moment}"), moment=info.next_fire))
     else:

@@ -126,9 +126,20 @@ def _(result: RankingTable, loc: Localizer) -> list[Message]:
         if result.period == ALL_TIME
         else loc.line(N_("Ranking for {year}-{month:02d}"), year=int(result.period[:4]), month=int(result.period[5:]))
     )
-    lines = [ranking_line(loc, row) for row in result.rows] or [loc.line(N_("No evaluations in this period yet."))]
+    lines = [ranking_line(loc, row) for row in result.rows]
+    if not lines and result.own is None:
+        lines.append(loc.line(N_("No evaluations in this period yet.")))
     if result.own is not None and all(row.member_id != result.own.member_id for row in result.rows):
         lines.append(loc.line(N_("Your place: ")) + ranking_line(loc, result.own))
+    if result.own_hidden:
+        lines.append(
+            loc.line(
+                N_(
+                    "You are not shown in public rankings (/smarter me ranking on shows you again). Your place "
+                    "is where you would stand among the members shown."
+                )
+            )
+        )
     lines.append(
         loc.line(
             N_(
