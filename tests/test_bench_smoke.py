@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from bench import evaluation_write, ranking_read
+from bench import announcement_fanout, evaluation_write, ranking_read
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, postgres_unavailable
 
 TINY = ["--members", "200", "--evaluations", "2000", "--repeat", "1", "--postgres-url", POSTGRES_URL]
@@ -70,3 +70,42 @@ def test_evaluation_write_tiny_consistent(backend: str, capsys: pytest.CaptureFi
     summary = last_json_line(capsys.readouterr().out)
     assert summary["benchmark"] == "evaluation_write"
     assert summary["consistent"] is True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_announcement_fanout_tiny_exactly_once(backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+    require(backend)
+
+    # 4 messages per channel against a burst of 3, so every channel waits for a 429 once, and the kill
+    # after half of the 48 messages lands while the first dispatcher waits.
+    report = announcement_fanout.main(
+        [
+            "--channels",
+            "12",
+            "--messages",
+            "4",
+            "--global-rate",
+            "100",
+            "--lease",
+            "2",
+            "--backend",
+            backend,
+            "--postgres-url",
+            POSTGRES_URL,
+        ]
+    )
+
+    (result,) = report.backends
+    assert result.backend == backend
+    assert [run.name for run in result.runs] == ["uninterrupted", "uninterrupted, paced", "killed and restarted"]
+    for run in result.runs:
+        assert run.check.accepted_messages == 48, run.name
+        assert run.check.duplicates == 0, run.name
+        assert run.check.drops == 0, run.name
+        assert run.check.rows_delivered == 12, run.name
+    killed = result.runs[-1]
+    assert killed.accepted_before_kill is not None
+    assert 24 <= killed.accepted_before_kill < 48
+    summary = last_json_line(capsys.readouterr().out)
+    assert summary["benchmark"] == "announcement_fanout"
+    assert summary["exactly_once"] is True

@@ -20,8 +20,8 @@ Rate limits:
 - A global 429 also halves the number of sends allowed in flight, which then grows by one per window of
   successful sends, as in TCP congestion control.
 - No send starts in the last fifth of an item's lease. A lane whose head reaches that point (a long hold,
-  or a long queue for one destination) is handed back unsent without counting an attempt, and the next
-  claim takes its items again in outbox order while the hold is still known to this dispatcher.
+  or a long queue for one destination) is handed back unsent without counting an attempt. The next
+  claim takes its items again in outbox order, and this dispatcher still knows the hold.
 
 Outcomes are written in batches: delivered ids with one ``complete`` call every ``FLUSH_INTERVAL`` seconds
 or ``FLUSH_SIZE`` items. If the process dies before writing them, the items stay claimed until their lease
@@ -42,11 +42,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import update
-
 from core.services.context import ServiceContext
-from core.services.outbox import OutboxItem, PermanentDeliveryError, claim, complete, record_failure
-from core.storage.models import OutboxMessage
+from core.services.outbox import OutboxItem, PermanentDeliveryError, claim, complete, record_failure, release
 
 __all__ = ["FLUSH_INTERVAL", "FLUSH_SIZE", "DispatchStats", "OutboxDispatcher", "RateLimited", "Sender"]
 
@@ -105,7 +102,7 @@ class DispatchStats:
     claimed: int = 0  # an item handed back and claimed again in the same run counts twice
     sent: int = 0
     already_delivered: int = 0  # checked items that the target already had, completed without sending
-    failed_temporarily: int = 0  # recorded with record_failure; the outbox retries them after its backoff
+    failed_temporarily: int = 0  # recorded with record_failure, so the outbox retries them after its backoff
     failed_permanently: int = 0
     released: int = 0  # handed back unsent because their lease was running out or the dispatcher stopped
     rate_limited: int = 0  # 429 responses
@@ -212,27 +209,6 @@ class _RateLimitTally:
     longest_wait: float = 0.0
 
 
-def _hand_back_claims(ctx: ServiceContext, worker: str, released: list[int], released_uncertain: list[int]) -> None:
-    """End this worker's claim on unsent items without counting an attempt.
-
-    ``released`` items lose ``claimed_by`` too, so the next claim takes them as new. ``released_uncertain``
-    items keep it and lose only the lease, because ``claim`` marks an item uncertain while ``claimed_by``
-    is set, and those items may have arrived in part.
-    """
-    with ctx.transaction() as session:
-        still_mine = (
-            OutboxMessage.claimed_by == worker,
-            OutboxMessage.delivered_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-        )
-        if released:
-            statement = update(OutboxMessage).where(OutboxMessage.id.in_(released), *still_mine)
-            session.execute(statement.values(claimed_by=None, claimed_until=None))
-        if released_uncertain:
-            statement = update(OutboxMessage).where(OutboxMessage.id.in_(released_uncertain), *still_mine)
-            session.execute(statement.values(claimed_until=None))
-
-
 class OutboxDispatcher:
     """Deliver due outbox items of ``kinds`` through ``sender``, many destinations at once, each in order.
 
@@ -328,7 +304,7 @@ class OutboxDispatcher:
                 try:
                     await self.run_once()
                 except Exception:
-                    # The database may be unreachable for a while; the next run tries again.
+                    # The database may be unreachable for a while, and the next run tries again.
                     logger.error(
                         "outbox dispatcher %s: run failed, next run in %.1f s",
                         self.worker_id,
@@ -509,7 +485,7 @@ class OutboxDispatcher:
             await self._wait_for_change()
 
     async def _next_lane(self) -> _Lane | None:
-        """Wait for the next lane that may send; return None when nothing is claimed and no claim is coming."""
+        """Wait for the next lane that may send, or return None when nothing is claimed and no claim is coming."""
         loop = asyncio.get_running_loop()
         while True:
             self._changed.clear()
@@ -542,7 +518,7 @@ class OutboxDispatcher:
             lane.queued = False
             count += self._hand_back(lane)
         if count:
-            logger.info("outbox dispatcher %s: stopping; handing back %d unsent items", self.worker_id, count)
+            logger.info("outbox dispatcher %s: stopping, handing back %d unsent items", self.worker_id, count)
 
     # Delivery
 
@@ -617,7 +593,7 @@ class OutboxDispatcher:
         claim_.rate_limits += 1
         if claim_.rate_limits > self.max_rate_limit_retries:
             logger.warning(
-                "delivery %s to %s was rate limited %d times in this run; recording a failed attempt",
+                "delivery %s to %s was rate limited %d times in this run, recording a failed attempt",
                 claim_.item.delivery_key,
                 lane.destination,
                 claim_.rate_limits,
@@ -716,7 +692,8 @@ class OutboxDispatcher:
             record_failure(self.ctx, item_id, error)
             outcomes.failed.pop(0)
         if outcomes.released or outcomes.released_uncertain:
-            _hand_back_claims(self.ctx, self.worker_id, outcomes.released, outcomes.released_uncertain)
+            release(self.ctx, worker=self.worker_id, ids=outcomes.released)
+            release(self.ctx, worker=self.worker_id, ids=outcomes.released_uncertain, uncertain=True)
             outcomes.released = []
             outcomes.released_uncertain = []
 

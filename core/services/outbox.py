@@ -24,6 +24,7 @@ __all__ = [
     "deliver_pending",
     "enqueue",
     "record_failure",
+    "release",
     "retry_delay",
 ]
 
@@ -121,14 +122,15 @@ def _fail(session: Session, row: OutboxMessage, error: BaseException, now: datet
     if not permanent and row.attempts < MAX_ATTEMPTS:
         row.not_before = now + retry_delay(row.attempts)
         logger.warning(
-            "delivery %s (%s) failed, attempt %d of %d, next at %s",
+            "delivery %s (%s) failed, attempt %d of %d, next at %s: %s",
             row.delivery_key,
             row.kind,
             row.attempts,
             MAX_ATTEMPTS,
             row.not_before.isoformat(),
-            exc_info=error,
+            row.last_error,
         )
+        logger.debug("delivery %s failure details", row.delivery_key, exc_info=error)
         return
 
     row.failed_at = now
@@ -148,6 +150,7 @@ def _fail(session: Session, row: OutboxMessage, error: BaseException, now: datet
             delivery_key=row.delivery_key,
             delivery_kind=row.kind,
             error=row.last_error,
+            details=dict(row.payload),
         )
 
 
@@ -230,6 +233,25 @@ def complete(ctx: ServiceContext, ids: Collection[int]) -> int:
             )
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release(ctx: ServiceContext, *, worker: str, ids: Collection[int], uncertain: bool = False) -> None:
+    """End ``worker``'s claim on items it did not send, without counting an attempt.
+
+    With ``uncertain`` (an item that may have arrived in part), the items keep ``claimed_by`` and lose only
+    the lease, so the next ``claim`` marks them uncertain and the worker checks the target first.
+    """
+    if not ids:
+        return
+    with ctx.transaction() as session:
+        statement = update(OutboxMessage).where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.delivered_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+        )
+        values = {"claimed_until": None} if uncertain else {"claimed_by": None, "claimed_until": None}
+        session.execute(statement.values(**values))
 
 
 def record_failure(ctx: ServiceContext, item_id: int, error: BaseException) -> None:
