@@ -118,6 +118,7 @@ EVALUATION_COLUMNS = (
     "remarks",
     "advice",
     "points",
+    "counted_points",
     "period",
     "evaluated_at",
     "revision",
@@ -342,6 +343,7 @@ def generate(members: int, evaluations: int, *, seed: int = 20260101) -> DataSet
                 "{}",
                 ADVICE[number % len(ADVICE)],
                 points,
+                points,  # counted in the rankings, as every evaluation outside a contest freeze is
                 period,
                 evaluated_at,
                 1,

@@ -61,6 +61,7 @@ from core.domain.rubric import Rubric, load_rubrics
 from core.domain.scoring import ALL_TIME, RankingPrior, month_period, to_points
 from core.domain.text import TOKYO
 from core.services import evaluations as evaluation_service
+from core.services import standings as standings_service
 from core.services.context import Actor, Clock, Policy, ServiceContext
 from core.services.rankings import add_contribution
 from core.storage.db import create_session_factory
@@ -206,7 +207,7 @@ def _skip_upkeep(*_: Any, **__: Any) -> None:
 def _kind_context(kind: str) -> Iterator[None]:
     """Replace add_contribution inside evaluate for the evaluate_without_upkeep writes."""
     if kind == "evaluate_without_upkeep":
-        with mock.patch.object(evaluation_service, "add_contribution", _skip_upkeep):
+        with mock.patch.object(standings_service, "add_contribution", _skip_upkeep):
             yield
     else:
         yield
@@ -235,6 +236,7 @@ def write_functions(ctx: ServiceContext, rubric: Rubric) -> dict[str, Callable[[
                 period=period,
                 revision=1,
                 points=points,
+                counted_points=points if upkeep else None,
                 submission_id=write.submission_id,
                 rubric=snapshot,
                 levels=write.levels,

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -113,11 +114,10 @@ def _jobs(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     slot = f"{result.slot.astimezone(TOKYO):%Y-%m-%d %H:%M} JST"
     paused = " (the schedule is paused; it ran because it was asked by name)" if not schedule_enabled else ""
     if not result.ran:
-        print(f"{result.schedule} already ran for {slot}; nothing new was queued{paused}")
+        print(f"{result.schedule} already ran for {slot}; nothing new was queued")
     elif result.queued:
-        print(
-            f"{result.schedule} ran for {slot}: {result.queued} messages queued for the running bot to deliver{paused}"
-        )
+        messages = "1 message" if result.queued == 1 else f"{result.queued} messages"
+        print(f"{result.schedule} ran for {slot}: {messages} queued for the running bot to deliver{paused}")
     else:
         print(f"{result.schedule} ran for {slot}: nothing to send (no ranked member or no reminder due){paused}")
     return 0
@@ -147,7 +147,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rebuilt {written} ranking totals")
         engine.dispose()
     except ValidationError as error:
-        print(f"error: invalid setting: {error}", file=sys.stderr)
+        # Only the field and the problem: the input values may contain secrets such as the SMTP password.
+        for problem in error.errors(include_url=False, include_input=False):
+            field = ".".join(str(part) for part in problem["loc"]) or "settings"
+            print(f"error: invalid setting {field}: {problem['msg']}", file=sys.stderr)
+        return 2
+    except SettingsError as error:
+        print(f"error: invalid setting: {error} (lists and tables in the environment are JSON)", file=sys.stderr)
         return 2
     except (RubricError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -79,6 +79,7 @@ class SchedulerService:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace_seconds},
         )
         self._registered: dict[str, _Registered] = {}
+        self._standing_by = False
 
     def start(self) -> None:
         _services[self.id] = self
@@ -111,7 +112,11 @@ class SchedulerService:
             logger.error("scheduler %s lost the scheduler lock; removing its jobs", self.id)
             self._remove_jobs(list(self._registered))
         if not self.lock.acquire():
+            if not self._standing_by:
+                logger.info("scheduler %s standing by: another process holds the scheduler lock", self.id)
+                self._standing_by = True
             return
+        self._standing_by = False
         try:
             caught_up = catch_up(self.ctx)
         except Exception:

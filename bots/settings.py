@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -29,6 +29,8 @@ CHANNEL_REF = re.compile(r"[^:\s]+:[^:\s]+:\S+")
 class ScheduleSetting(BaseModel):
     """One scheduled job as configured: what it does and its cron rule (minute hour day month weekday)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     job: Job
     cron: str
     timezone: str = DEFAULT_TIMEZONE
@@ -46,6 +48,8 @@ class ScheduleSetting(BaseModel):
             parse_cron(self.cron, self.timezone)
         except ScheduleError as error:
             raise ValueError(str(error)) from error
+        if self.job != Job.RANKING and (self.table, self.size, self.channel) != (None, None, None):
+            raise ValueError(f"table, size and channel apply to ranking schedules only, not to {self.job}")
         if self.job == Job.RANKING and self.table is None:
             self.table = RankingTable.SEASON
         if self.channel is not None and not CHANNEL_REF.fullmatch(self.channel):
@@ -127,6 +131,8 @@ class Settings(BaseSettings):
     @field_validator("announcement_channels")
     @classmethod
     def _channel_format(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("announcement_channels must name at least one channel, as platform:workspace:channel")
         for channel in value:
             if not CHANNEL_REF.fullmatch(channel):
                 raise ValueError(f"announcement channel {channel!r} must be platform:workspace:channel")

@@ -497,3 +497,29 @@ def test_render_delivery_unknown_kind(any_ctx: ServiceContext) -> None:
         render_delivery(any_ctx, session, item)
 
     assert "nonsense.kind" in str(raised.value)
+
+
+def test_email_failure_report_names_member(ctx: ServiceContext) -> None:
+    partner(ctx)
+    member(ctx, "hanako")
+    preferences.set_email(ctx, actor("hanako"), "hanako@example.com")
+    request = requests.send_request(ctx, actor("acme"), "hanako", open_task(ctx))
+    with ctx.transaction() as session:
+        row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == REQUEST_EMAIL)).one()
+        _fail(session, row, PermanentDeliveryError("550 mailbox unavailable"), ctx.now(), permanent=True)
+    reports: list[Delivery] = []
+
+    def collect(session: Session, item: OutboxItem) -> None:
+        if item.kind == "delivery.failed":
+            reports.append(render_delivery(ctx, session, item))
+
+    deliver_pending(ctx, collect)
+
+    [report] = reports
+    text = report.messages[0].text()
+    assert f"R{request.id}" in text
+    assert "hanako" in text
+    assert "<hanako@example.com>" in text
+    assert "550 mailbox unavailable" in text
+    assert report.recipient is not None
+    assert report.recipient.identities == (("console", "local", "secretariat"),)

@@ -274,3 +274,42 @@ def test_postgres_standby_takes_over(postgres_engine: Engine, services: list, cl
 def _schema(engine: Engine) -> str:
     with engine.connect() as connection:
         return str(connection.execute(text("SELECT current_schema()")).scalar_one())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("SMARTER_ANNOUNCEMENT_CHANNELS", "", "at least one channel"),
+        ("SMARTER_SCHEDULES", '{"weekly": {"job": "ranking", "cron": "0 9 * * mon", "colour": "red"}}', "colour"),
+        ("SMARTER_SCHEDULES", '{"nudge": {"job": "deadline_reminders", "cron": "0 9 * * *", "table": "all"}}', "only"),
+        ("SMARTER_SCHEDULES", "not json", "JSON"),
+    ],
+)
+def test_bad_schedule_settings_rejected(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    fragment: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    status = main(["jobs", "list", "--database", f"sqlite:///{tmp_path / 'jobs.db'}"])
+
+    assert status == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_settings_error_hides_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTER_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMARTER_SMTP_PASSWORD", "hunter2secret")
+
+    status = main(["jobs", "list", "--database", f"sqlite:///{tmp_path / 'jobs.db'}"])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "mail_from must be set" in error
+    assert "hunter2secret" not in error

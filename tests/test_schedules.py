@@ -540,3 +540,28 @@ def test_caught_up_announcement_as_of_run(ctx: ServiceContext, clock: SettableCl
     with ctx.transaction() as session:
         view = announcement_view(session, "weekly", MONDAY_9.astimezone(UTC))
     assert view.as_of == (MONDAY_9 + timedelta(hours=2)).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("rule", "key"),
+    [
+        ("0 9 31 2 *", "The cron rule {value} never runs (there is no such day). Check the day and the month."),
+        (
+            "0 9 1-7 * mon",
+            "The cron rule {value} gives both a day of the month and a weekday. Give only one of them and * for "
+            "the other, like 0 9 1 * * or 0 9 * * mon.",
+        ),
+    ],
+)
+def test_cron_rule_problem_named(ctx: ServiceContext, rule: str, key: str) -> None:
+    with pytest.raises(UserError) as raised:
+        change_schedule(ctx, SECRETARIAT, "weekly", cron=rule)
+
+    assert raised.value.key == key
+    assert str(raised.value.values["value"]) == rule
+
+
+def test_timezone_any_letter_case(ctx: ServiceContext) -> None:
+    info = change_schedule(ctx, SECRETARIAT, "weekly", timezone="europe/paris")
+
+    assert info.timezone == "Europe/Paris"

@@ -564,3 +564,60 @@ def test_hidden_member_sees_note(any_ctx: ServiceContext, contest: int) -> None:
     assert "You are not shown in public rankings" in text
     assert "Your place: 1. taro" in text
     assert "No evaluations in this period yet." not in text
+
+
+def member_ranking(ctx: ServiceContext, viewer: Actor) -> list[str]:
+    return [str(row.nickname) for row in rankings.show_ranking(ctx, viewer).rows]
+
+
+def rebuilt_equals_running(ctx: ServiceContext) -> bool:
+    """Rebuild the totals in a rolled-back transaction and compare them with the running totals."""
+    from core.storage.models import MemberScore
+
+    def snapshot(session: object) -> set[tuple[str, int, int, int]]:
+        rows = session.scalars(select(MemberScore))  # type: ignore[attr-defined]
+        return {(row.period, row.member_id, row.evaluation_count, row.points_sum) for row in rows}
+
+    with ctx.session_factory() as session, session.begin():
+        running = snapshot(session)
+        rankings.rebuild_rankings(session, ctx.policy.ranking_prior)
+        rebuilt = snapshot(session)
+        session.rollback()
+    return running == rebuilt
+
+
+def test_freeze_holds_back_member_ranking(any_ctx: ServiceContext, frozen: int) -> None:
+    assert member_ranking(any_ctx, actor("jiro")) == ["taro"]
+    assert rebuilt_equals_running(any_ctx)
+
+
+def test_results_release_held_evaluations(any_ctx: ServiceContext, frozen: int) -> None:
+    tasks.change_task_status(any_ctx, PARTNER, frozen, TaskStatus.CLOSED)
+    held = member_ranking(any_ctx, actor("jiro"))
+
+    tasks.change_task_status(any_ctx, PARTNER, frozen, TaskStatus.EVALUATED)
+
+    assert held == ["taro"]
+    assert member_ranking(any_ctx, actor("jiro")) == ["hanako", "taro"]
+    assert rebuilt_equals_running(any_ctx)
+
+
+def test_freeze_off_releases_evaluations(any_ctx: ServiceContext, frozen: int) -> None:
+    set_freeze(any_ctx, PARTNER, frozen, "off")
+
+    assert member_ranking(any_ctx, actor("jiro")) == ["hanako", "taro"]
+
+
+def test_reevaluation_during_freeze_held(any_ctx: ServiceContext, frozen: int) -> None:
+    evaluate(any_ctx, frozen, "taro", ALL_MAX)
+    during = rankings.show_ranking(any_ctx, actor("jiro")).rows[0]
+
+    tasks.change_task_status(any_ctx, PARTNER, frozen, TaskStatus.CLOSED)
+    tasks.change_task_status(any_ctx, PARTNER, frozen, TaskStatus.EVALUATED)
+    after = {str(row.nickname): row for row in rankings.show_ranking(any_ctx, actor("jiro")).rows}
+
+    assert (str(during.nickname), during.evaluation_count) == ("taro", 1)
+    assert during.score == pytest.approx((3 * 60 + 25) / 4, abs=0.01)
+    assert after["taro"].evaluation_count == 1
+    assert after["taro"].score == pytest.approx((3 * 60 + 100) / 4, abs=0.01)
+    assert rebuilt_equals_running(any_ctx)

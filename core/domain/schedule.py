@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -29,6 +30,8 @@ __all__ = [
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 CRONTAB_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 JAPANESE_WEEKDAYS = {"月": "mon", "火": "tue", "水": "wed", "木": "thu", "金": "fri", "土": "sat", "日": "sun"}
+# A rule with no fire time in this span (such as 0 9 31 2 *) is rejected as one that never fires.
+NEVER_HORIZON = timedelta(days=366 * 8)
 # How far back latest_slot looks for the previous fire time: a yearly rule still has one.
 LOOKBACK = timedelta(days=400)
 
@@ -50,16 +53,27 @@ class RankingTable(StrEnum):
 
 
 class ScheduleError(ValueError):
-    """Raised when a cron rule or a time zone cannot be parsed; ``value`` is the text that was given."""
+    """Raised when a cron rule or a time zone cannot be used; ``value`` is the text that was given.
 
-    def __init__(self, message: str, value: str) -> None:
+    ``reason`` is ``invalid`` (does not parse), ``never`` (parses but never fires) or ``day_and_weekday``.
+    """
+
+    def __init__(self, message: str, value: str, reason: str = "invalid") -> None:
         super().__init__(message)
         self.value = value
+        self.reason = reason
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    return {zone.lower(): zone for zone in available_timezones()}
 
 
 def parse_timezone(name: str) -> ZoneInfo:
+    """Return the IANA time zone ``name``, also when it is typed in other letter case (asia/tokyo)."""
+    spelled = _zone_names().get(name.strip().lower(), name)
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(spelled)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ScheduleError(f"unknown time zone {name!r}; use an IANA name such as Asia/Tokyo", name) from error
 
@@ -102,11 +116,22 @@ def parse_cron(expression: str, timezone: str = DEFAULT_TIMEZONE) -> CronTrigger
             f"invalid cron rule {expression!r}: expected 5 fields (minute hour day month weekday), got {len(fields)}",
             expression,
         )
+    if fields[2] != "*" and fields[4] != "*":
+        # crontab runs such a rule on either day, APScheduler only when both match, so neither reading is safe.
+        raise ScheduleError(
+            f"invalid cron rule {expression!r}: give a day of the month or a weekday, not both",
+            expression,
+            "day_and_weekday",
+        )
     fields[4] = _weekday_names(fields[4])
     try:
-        return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=zone)
     except ValueError as error:
         raise ScheduleError(f"invalid cron rule {expression!r}: {error}", expression) from error
+    reference = datetime(2026, 1, 1, tzinfo=UTC)
+    if next(fire_times(trigger, reference, reference + NEVER_HORIZON), None) is None:
+        raise ScheduleError(f"cron rule {expression!r} never fires (such as 31 February)", expression, "never")
+    return trigger
 
 
 def fire_times(trigger: CronTrigger, after: datetime, until: datetime) -> Iterator[datetime]:

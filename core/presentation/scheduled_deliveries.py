@@ -20,7 +20,7 @@ from core.services.context import ServiceContext
 from core.services.outbox import OutboxItem
 from core.services.reminders import waiting_submissions
 from core.services.views import task_view
-from core.storage.models import Participation, Submission, Task
+from core.storage.models import Participation, ParticipationRequest, Person, Submission, Task
 
 __all__ = ["SCHEDULED_RENDERERS"]
 
@@ -90,7 +90,7 @@ def _evaluation_reminder(ctx: ServiceContext, session: Session, item: OutboxItem
         for task_id, count in sorted(waiting.items())
     ]
     lines.append(
-        loc.line(N_("/smarter submissions T… lists them, and /smarter evaluate records your evaluation and advice."))
+        loc.line(N_("/smarter submissions lists a task's submissions, and /smarter evaluate records your evaluation."))
     )
     title = loc.line(N_("📝 Submissions are waiting for your evaluation"))
     actions = tuple(
@@ -108,16 +108,47 @@ def secretariat_recipient(ctx: ServiceContext) -> Recipient:
     return Recipient(0, "secretariat", identities, ctx.policy.default_locale)
 
 
-def _delivery_failed(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
-    loc = localizer(ctx.policy.default_locale)
-    title = loc.line(N_("A delivery failed and will not be retried"))
-    lines = (
-        loc.line(
-            N_("{kind} ({key}) failed: {error}"),
-            kind=item.payload["delivery_kind"],
-            key=item.payload["delivery_key"],
-            error=UserText(item.payload["error"]),
-        ),
+def _failure_lines(ctx: ServiceContext, session: Session, loc: Localizer, item: OutboxItem) -> tuple[Line, ...]:
+    """Say what failed in the secretariat's words, and what to do about it."""
+    kind, details = item.payload["delivery_kind"], item.payload.get("details", {})
+    error = UserText(item.payload["error"])
+    if kind == "request.email" and "request_id" in details:
+        request = session.get(ParticipationRequest, details["request_id"])
+        member = session.get(Person, request.member_id) if request is not None else None
+        return (
+            loc.line(
+                N_("The e-mail copy of participation request R{request_id} to {member} <{address}> was not sent."),
+                request_id=details["request_id"],
+                member=UserText(member.display_name if member else "?"),
+                address=UserText(member.email or "-" if member else "-"),
+            ),
+            loc.line(
+                N_(
+                    "The member still got the request in chat. Ask the member to check the address with "
+                    "/smarter me email."
+                )
+            ),
+            loc.line(N_("Details: {error}"), error=error),
+        )
+    if kind == "ranking.announcement" and "target" in details:
+        schedule = details.get("schedule", "?")
+        return (
+            loc.line(
+                N_("The ranking announcement {schedule} was not posted in {channel}."),
+                schedule=schedule,
+                channel=UserText(details["target"].split(":", 2)[-1]),
+            ),
+            loc.line(
+                N_(
+                    "Check that the channel exists and the bot is in it, or choose another channel with "
+                    "/smarter admin schedule channel {schedule}."
+                ),
+                schedule=schedule,
+            ),
+            loc.line(N_("Details: {error}"), error=error),
+        )
+    return (
+        loc.line(N_("{kind} ({key}) failed: {error}"), kind=kind, key=item.payload["delivery_key"], error=error),
         loc.line(
             N_(
                 "Check that the channel still exists and the bot is in it (or that the address is right), "
@@ -125,6 +156,12 @@ def _delivery_failed(ctx: ServiceContext, session: Session, item: OutboxItem) ->
             )
         ),
     )
+
+
+def _delivery_failed(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
+    loc = localizer(ctx.policy.default_locale)
+    title = loc.line(N_("A delivery failed and will not be retried"))
+    lines = _failure_lines(ctx, session, loc, item)
     message = Message(Visibility.DIRECT, loc.locale, title=title, lines=lines, kind="report", error=True)
     return Delivery(item.delivery_key, item.kind, None, None, secretariat_recipient(ctx), (message,))
 

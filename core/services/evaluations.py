@@ -11,13 +11,12 @@ from sqlalchemy.orm import Session
 from core.domain.enums import TaskMenu, TaskStatus
 from core.domain.errors import N_, T_, UserError
 from core.domain.rubric import Criterion, Rubric
-from core.domain.scoring import ALL_TIME, month_period, to_points
+from core.domain.scoring import month_period, to_points
 from core.domain.text import TOKYO, UserText, check_length, normalize
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import check_own_task, load_member, load_task, require_member, require_partner
 from core.services.outbox import enqueue
-from core.services.rankings import add_contribution
-from core.services.standings import freeze_if_due
+from core.services.standings import count_in_rankings, freeze_if_due, is_frozen
 from core.services.views import TaskView, task_view
 from core.storage.models import Evaluation, Person, Submission, Task
 
@@ -169,8 +168,6 @@ def evaluate(
         partner = require_partner(session, actor)
         task = load_task(session, task_id, share=True)
         _check_evaluable(session, partner, task)
-        # NOTE: a frozen contest hides new evaluations from its own standings only; the member rankings
-        # and announcements count them at once.
         freeze_if_due(session, task, now)
         member = load_member(session, member_ref)
         rubric = ctx.rubrics.get(task.rubric_key)
@@ -220,9 +217,7 @@ def evaluate(
                 evaluated_at=now,
             )
             session.add(evaluation)
-            delta, count = points, 1
         else:
-            delta, count = points - evaluation.points, 0
             evaluation.revision += 1
             evaluation.points = points
             evaluation.submission_id = submission.id
@@ -231,16 +226,12 @@ def evaluate(
             evaluation.remarks = parsed_remarks
             evaluation.advice = advice_text
             evaluation.evaluated_at = now
+        # A frozen contest keeps the new points out of the member rankings until its results are published.
+        # Without autoflush, counted_points is part of the row's one INSERT or UPDATE instead of a second write.
+        if not is_frozen(task, now):
+            with session.no_autoflush:
+                count_in_rankings(session, ctx.policy.ranking_prior, evaluation, now)
         session.flush()
-        add_contribution(
-            session,
-            ctx.policy.ranking_prior,
-            member_id=member.id,
-            periods=(ALL_TIME, evaluation.period),
-            points=delta,
-            count=count,
-            at=now,
-        )
         enqueue(
             session,
             at=ctx.now(),

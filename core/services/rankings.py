@@ -196,25 +196,33 @@ def show_ranking(
 
 
 def rebuild_rankings(session: Session, prior: RankingPrior) -> int:
-    """Recompute every total from the evaluations (after a prior change or to check the running totals)."""
+    """Recompute every total from the evaluations (after a prior change or to check the running totals).
+
+    Only the points counted in the rankings are summed, so evaluations a contest freeze holds back stay out.
+    """
     session.execute(delete(MemberScore))
     written = 0
     for period in (literal(ALL_TIME), Evaluation.period):
-        statement = select(
-            period.label("period"),
-            Evaluation.member_id,
-            func.count().label("count"),
-            func.sum(Evaluation.points).label("points"),
-            func.max(Evaluation.evaluated_at).label("reached_at"),
-        ).group_by(period, Evaluation.member_id)
+        statement = (
+            select(
+                period.label("period"),
+                Evaluation.member_id,
+                func.count().label("count"),
+                func.sum(Evaluation.counted_points).label("points"),
+                func.max(Evaluation.evaluated_at).label("reached_at"),
+            )
+            .where(Evaluation.counted_points.is_not(None))
+            .group_by(period, Evaluation.member_id)
+        )
         for key, member_id, count, points, reached_at in session.execute(statement):
+            total = int(points or 0)
             session.add(
                 MemberScore(
                     period=key,
                     member_id=member_id,
                     evaluation_count=count,
-                    points_sum=int(points),
-                    rank_score=prior.rank_points(int(points), count),
+                    points_sum=total,
+                    rank_score=prior.rank_points(total, count),
                     reached_at=reached_at,
                 )
             )

@@ -257,6 +257,19 @@ def _checked_cron(rule: str, timezone: str) -> str:
     try:
         parse_cron(value, timezone)
     except ScheduleError as error:
+        if error.reason == "never":
+            raise UserError(
+                N_("The cron rule {value} never runs (there is no such day). Check the day and the month."),
+                value=UserText(rule),
+            ) from error
+        if error.reason == "day_and_weekday":
+            raise UserError(
+                N_(
+                    "The cron rule {value} gives both a day of the month and a weekday. Give only one of them and "
+                    "* for the other, like 0 9 1 * * or 0 9 * * mon."
+                ),
+                value=UserText(rule),
+            ) from error
         raise UserError(
             N_(
                 "{value} is not a cron rule. Write five fields (minute hour day month weekday), like "
@@ -270,7 +283,7 @@ def _checked_cron(rule: str, timezone: str) -> str:
 def _checked_timezone(zone: str) -> str:
     value = normalize(zone).strip()
     try:
-        parse_timezone(value)
+        value = str(parse_timezone(value))
     except ScheduleError as error:
         raise UserError(
             N_("{value} is not a time zone. Use a name such as Asia/Tokyo."), value=UserText(zone)

@@ -6,19 +6,31 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.domain.enums import TaskMenu, TaskStatus
 from core.domain.errors import N_, T_, UserError
+from core.domain.scoring import ALL_TIME, RankingPrior
 from core.domain.text import UserText, normalize, parse_deadline
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import find_person, load_task, require_task_owner
+from core.services.rankings import add_contribution
 from core.services.views import TaskView, task_view
 from core.storage.models import Evaluation, FrozenStandings, Person, Task
 
-__all__ = ["FreezeSet", "StandingRow", "Standings", "contest_standings", "freeze_if_due", "set_freeze"]
+__all__ = [
+    "FreezeSet",
+    "StandingRow",
+    "Standings",
+    "contest_standings",
+    "count_in_rankings",
+    "freeze_if_due",
+    "is_frozen",
+    "release_frozen",
+    "set_freeze",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +62,8 @@ class FreezeSet:
     freeze_at: datetime | None
 
 
-def _is_frozen(task: Task, now: datetime) -> bool:
+def is_frozen(task: Task, now: datetime) -> bool:
+    """Return True while a contest's freeze has begun and its results are not published yet."""
     return (
         task.menu == TaskMenu.CONTEST
         and task.freeze_at is not None
@@ -74,7 +87,7 @@ def freeze_if_due(session: Session, task: Task, now: datetime) -> None:
     Every evaluation calls this before it changes anything, so the kept standings are exactly those at
     the freeze time: no evaluation after the freeze can be in them.
     """
-    if not _is_frozen(task, now) or session.get(FrozenStandings, task.id) is not None:
+    if not is_frozen(task, now) or session.get(FrozenStandings, task.id) is not None:
         return
     assert task.freeze_at is not None
     try:
@@ -85,11 +98,58 @@ def freeze_if_due(session: Session, task: Task, now: datetime) -> None:
         logger.debug("standings of task %d were frozen by a concurrent evaluation", task.id)
 
 
+def count_in_rankings(session: Session, prior: RankingPrior, evaluation: Evaluation, now: datetime) -> None:
+    """Bring the ranking totals up to the evaluation's current points, in the caller's transaction.
+
+    A re-evaluation adds the difference and no extra evaluation to the count. It also runs for an unchanged
+    score, because the totals record when the member's score was last set (the first tie-breaker).
+    """
+    add_contribution(
+        session,
+        prior,
+        member_id=evaluation.member_id,
+        periods=(ALL_TIME, evaluation.period),
+        points=evaluation.points - (evaluation.counted_points or 0),
+        count=1 if evaluation.counted_points is None else 0,
+        at=now,
+    )
+    evaluation.counted_points = evaluation.points
+
+
+def release_frozen(session: Session, prior: RankingPrior, task: Task, now: datetime) -> int:
+    """Count in the rankings the evaluations a freeze held back, once the task is no longer frozen.
+
+    Called when the results are published or the freeze is removed or moved; returns how many changed.
+    """
+    if is_frozen(task, now):
+        return 0
+    held = session.scalars(
+        select(Evaluation)
+        .where(
+            Evaluation.task_id == task.id,
+            or_(Evaluation.counted_points.is_(None), Evaluation.counted_points != Evaluation.points),
+        )
+        .order_by(Evaluation.id)
+        .with_for_update()
+    ).all()
+    for evaluation in held:
+        count_in_rankings(session, prior, evaluation, now)
+    if held:
+        logger.info("task %d: %d evaluations held back by the freeze now count in the rankings", task.id, len(held))
+    return len(held)
+
+
 def set_freeze(ctx: ServiceContext, actor: Actor, task_id: int, when: str) -> FreezeSet:
     """Set (or clear with ``off``) the time a contest's public standings freeze until its results."""
     now = ctx.now()
     clear = normalize(when).lower() in UNFREEZE_WORDS
-    moment = None if clear else parse_deadline(when, now=now)
+    try:
+        moment = None if clear else parse_deadline(when, now=now)
+    except UserError as error:
+        raise UserError(
+            N_("{value} is not a freeze time. Write it in Japan time like 2026/12/20 18:00, or off to remove it."),
+            value=UserText(when),
+        ) from error
     with ctx.transaction() as session:
         task = load_task(session, task_id, lock=True)
         owner = require_task_owner(ctx, session, actor, task)
@@ -112,6 +172,7 @@ def set_freeze(ctx: ServiceContext, actor: Actor, task_id: int, when: str) -> Fr
         snapshot = session.get(FrozenStandings, task.id)
         if snapshot is not None:
             session.delete(snapshot)  # a new freeze time takes its own snapshot when it comes
+        release_frozen(session, ctx.policy.ranking_prior, task, now)
         viewer = owner.id if owner is not None else None
         return FreezeSet(task_view(session, task, viewer_id=viewer, secretariat=ctx.is_secretariat(actor)), moment)
 
@@ -134,7 +195,7 @@ def contest_standings(ctx: ServiceContext, actor: Actor, task_id: int, *, top: i
             )
         viewer = find_person(session, actor)
         privileged = ctx.is_secretariat(actor) or (viewer is not None and viewer.id == task.partner_id)
-        frozen = _is_frozen(task, now)
+        frozen = is_frozen(task, now)
 
         entries = _live_entries(session, task.id)
         if frozen and not privileged:

@@ -15,6 +15,7 @@ from core.domain.text import UserText, check_length, normalize, parse_deadline
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import find_person, load_task, require_partner, require_task_owner
 from core.services.outbox import enqueue
+from core.services.standings import release_frozen
 from core.services.views import TaskView, task_view
 from core.storage.models import ParticipationRequest, Task
 
@@ -278,6 +279,8 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
             )
 
         task.status = target
+        # Publishing the results ends a contest's freeze, so the evaluations it held back count from now on.
+        release_frozen(session, ctx.policy.ranking_prior, task, ctx.now())
         if target == TaskStatus.ARCHIVED and task.menu != TaskMenu.BRAINSTORM:
             enqueue(session, at=ctx.now(), key=f"task:{task.id}:archive", kind="task_channel.archive", task_id=task.id)
         view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))

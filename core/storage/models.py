@@ -211,6 +211,9 @@ class Evaluation(Base):
     remarks: Mapped[dict[str, Any]] = mapped_column(default=dict)
     advice: Mapped[str] = mapped_column(Text, default="")
     points: Mapped[int] = mapped_column(Integer)
+    # The points included in the ranking totals: None or older points while a frozen contest hides the
+    # evaluation, so that the member rankings do not reveal it before the results.
+    counted_points: Mapped[int | None] = mapped_column(Integer)
     period: Mapped[str] = mapped_column(String(8))
     evaluated_at: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=1)

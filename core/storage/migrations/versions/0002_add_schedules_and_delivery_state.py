@@ -62,9 +62,17 @@ def upgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('freeze_at', sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table('evaluations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('counted_points', sa.Integer(), nullable=True))
+    # Every evaluation written before this revision is in the ranking totals.
+    op.execute('UPDATE evaluations SET counted_points = points')
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('evaluations', schema=None) as batch_op:
+        batch_op.drop_column('counted_points')
+
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_column('freeze_at')
 
