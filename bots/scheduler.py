@@ -105,8 +105,10 @@ class SchedulerService:
         if self.lock.holds():
             self.sync_jobs()
             # A run that missed its misfire grace time while this process was busy or suspended is made up here.
-            if any(result.ran for result in catch_up(self.ctx, scans=False)):
-                self._notify()
+            catch_up(self.ctx, scans=False)
+            # Deliver on each check, so that items written outside a job (a failure report of the e-mail
+            # worker, a run made up above) do not wait for the next job.
+            self._notify()
             return
         if self._registered:
             logger.error("scheduler %s lost the scheduler lock; removing its jobs", self.id)
