@@ -64,12 +64,12 @@ class PostgresAdvisoryLock:
             return True
         try:
             connection = self.engine.connect()
-            taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar_one()
+            acquired = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar_one()
             connection.commit()
         except DBAPIError as error:
             logger.warning("cannot try the scheduler lock: %s", error.orig)
             return False
-        if not taken:
+        if not acquired:
             connection.close()
             return False
         self._connection = connection

@@ -130,9 +130,9 @@ class SchedulerService:
 
     def sync_jobs(self) -> None:
         """Add, change or remove APScheduler jobs so that they match the stored, enabled schedules."""
-        wanted = {schedule.name: schedule for schedule in load_schedules(self.ctx) if schedule.enabled}
-        self._remove_jobs([name for name in self._registered if name not in wanted])
-        for name, schedule in wanted.items():
+        enabled = {schedule.name: schedule for schedule in load_schedules(self.ctx) if schedule.enabled}
+        self._remove_jobs([name for name in self._registered if name not in enabled])
+        for name, schedule in enabled.items():
             registered = _Registered(schedule.cron, schedule.timezone)
             if self._registered.get(name) != registered:
                 self._add_job(schedule)

@@ -126,10 +126,8 @@ def test_job_state_is_picklable(ctx: ServiceContext, sqlite_engine: Engine, serv
         assert all(isinstance(argument, str) for argument in restored["args"])
 
 
-def test_second_service_waits_then_takes_over(tmp_path: Path, services: list, clock: SettableClock) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    engines = [create_db_engine(url), create_db_engine(url)]
-    contexts = [build_context(make_settings(database_url=url), clock=clock, engine=engine) for engine in engines]
+def check_standby_takes_over(services: list, contexts: list[ServiceContext], engines: list[Engine]) -> None:
+    """Start a leader and a standby on two engines; the standby adds no job until the leader stops."""
     leader = start(services, contexts[0], engines[0])
     assert wait_until(lambda: len(job_ids(leader)) == 4)
     standby = start(services, contexts[1], engines[1])
@@ -140,6 +138,13 @@ def test_second_service_waits_then_takes_over(tmp_path: Path, services: list, cl
     leader.stop()
 
     assert wait_until(lambda: len(job_ids(standby)) == 4)
+
+
+def test_second_service_waits_then_takes_over(tmp_path: Path, services: list, clock: SettableClock) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    engines = [create_db_engine(url), create_db_engine(url)]
+    contexts = [build_context(make_settings(database_url=url), clock=clock, engine=engine) for engine in engines]
+    check_standby_takes_over(services, contexts, engines)
 
 
 def test_service_follows_chat_changes(ctx: ServiceContext, sqlite_engine: Engine, services: list) -> None:
@@ -257,16 +262,7 @@ def test_postgres_standby_takes_over(postgres_engine: Engine, services: list, cl
     options = {"options": f"-csearch_path={_schema(postgres_engine)}"}
     engines = [create_db_engine(url, connect_args=options), create_db_engine(url, connect_args=options)]
     contexts = [build_context(make_settings(), clock=clock, engine=engine, migrate=False) for engine in engines]
-    leader = start(services, contexts[0], engines[0])
-    assert wait_until(lambda: len(job_ids(leader)) == 4)
-    standby = start(services, contexts[1], engines[1])
-    time.sleep(0.6)
-    assert job_ids(standby) == set()
-
-    services.remove(leader)
-    leader.stop()
-
-    assert wait_until(lambda: len(job_ids(standby)) == 4)
+    check_standby_takes_over(services, contexts, engines)
     for engine in engines:
         engine.dispose()
 

@@ -593,11 +593,11 @@ def test_freeze_holds_back_member_ranking(any_ctx: ServiceContext, frozen: int) 
 
 def test_results_release_held_evaluations(any_ctx: ServiceContext, frozen: int) -> None:
     tasks.change_task_status(any_ctx, PARTNER, frozen, TaskStatus.CLOSED)
-    held = member_ranking(any_ctx, actor("jiro"))
+    during_freeze = member_ranking(any_ctx, actor("jiro"))
 
     tasks.change_task_status(any_ctx, PARTNER, frozen, TaskStatus.EVALUATED)
 
-    assert held == ["taro"]
+    assert during_freeze == ["taro"]
     assert member_ranking(any_ctx, actor("jiro")) == ["hanako", "taro"]
     assert rebuilt_equals_running(any_ctx)
 

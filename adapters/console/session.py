@@ -204,15 +204,15 @@ class ConsoleSession:
 
     def _deliver_under(self, heading: str) -> None:
         """Deliver pending items and print them below ``heading``; print nothing if there was nothing to show."""
-        shown: list[str] = []
-        write, self.write = self.write, shown.append
+        captured: list[str] = []
+        write, self.write = self.write, captured.append
         try:
             self.deliver()
         finally:
             self.write = write
-        if shown:
+        if captured:
             self.write(heading)
-            for line in shown:
+            for line in captured:
                 self.write(line)
 
     def deliver(self) -> int:

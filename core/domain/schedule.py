@@ -95,8 +95,11 @@ def _weekday_names(field: str) -> str:
         start, end, step = match.group(1), match.group(2), int(match.group(3) or 1)
         if start == "*" and step == 1:
             return "*"
-        first = 0 if start == "*" else int(start)
-        last = 6 if start == "*" else int(end) if end is not None else first
+        if start == "*":
+            first, last = 0, 6
+        else:
+            first = int(start)
+            last = int(end) if end is not None else first
         if not (0 <= first <= 7 and 0 <= last <= 7 and step >= 1):
             names.append(part)  # out of range: APScheduler raises the error with the value
             continue

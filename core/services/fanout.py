@@ -21,7 +21,7 @@ Rate limits:
   successful sends, as in TCP congestion control.
 - No send starts in the last fifth of an item's lease. A lane whose head reaches that point (a long hold,
   or a long queue for one destination) is handed back unsent without counting an attempt. The next
-  claim takes its items again in outbox order, and this dispatcher still knows the hold.
+  claim takes its items again in outbox order, and this dispatcher still keeps the hold.
 
 Outcomes are written in batches: delivered ids with one ``complete`` call every ``FLUSH_INTERVAL`` seconds
 or ``FLUSH_SIZE`` items. If the process dies before writing them, the items stay claimed until their lease
@@ -279,7 +279,7 @@ class OutboxDispatcher:
         self._claim_error: Exception | None = None
         self._in_flight = 0
         self._changed = asyncio.Event()
-        self._flush_wanted = asyncio.Event()
+        self._flush_requested = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._finished = asyncio.Event()
         self._tally = _RateLimitTally(since=0.0)
@@ -354,7 +354,7 @@ class OutboxDispatcher:
         self._claiming = True
         self._claim_error = None
         self._changed = asyncio.Event()
-        self._flush_wanted = asyncio.Event()
+        self._flush_requested = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._finished = asyncio.Event()
         self._in_flight = 0
@@ -475,7 +475,7 @@ class OutboxDispatcher:
             self._in_flight += 1
             group.create_task(self._serve(lane))
         self._finished.set()
-        self._flush_wanted.set()
+        self._flush_requested.set()
 
     async def _wait_for_free_slot(self) -> None:
         while True:
@@ -619,7 +619,7 @@ class OutboxDispatcher:
             else:
                 self._stats.already_delivered += 1
         if len(self._outcomes) >= FLUSH_SIZE:
-            self._flush_wanted.set()
+            self._flush_requested.set()
 
     def _hand_back(self, lane: _Lane) -> int:
         """Give back every claimed item of ``lane`` unsent, so that the next claim takes them in order.
@@ -645,9 +645,9 @@ class OutboxDispatcher:
     async def _write_outcomes_periodically(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._finished.is_set():
-            self._flush_wanted.clear()
+            self._flush_requested.clear()
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_wanted.wait(), FLUSH_INTERVAL)
+                await asyncio.wait_for(self._flush_requested.wait(), FLUSH_INTERVAL)
             await self._flush()
             self._log_rate_limits(loop.time())
         await self._flush()

@@ -22,6 +22,7 @@ __all__ = [
     "require_member",
     "require_partner",
     "require_person",
+    "require_secretariat",
     "require_task_owner",
 ]
 
@@ -50,6 +51,11 @@ def require_person(session: Session, actor: Actor) -> Person:
             )
         )
     return person
+
+
+def require_secretariat(ctx: ServiceContext, actor: Actor) -> None:
+    if not ctx.is_secretariat(actor):
+        raise UserError(N_("Only the secretariat can do this."))
 
 
 def require_partner(session: Session, actor: Actor) -> Person:

@@ -23,6 +23,7 @@ from core.domain.schedule import (
 from core.domain.text import UserText, normalize, strip_invisible
 from core.services.announcements import announce_ranking
 from core.services.context import Actor, ServiceContext
+from core.services.lookup import require_secretariat
 from core.services.reminders import remind_deadlines, remind_evaluations
 from core.storage.models import Schedule, ScheduledRun
 
@@ -109,10 +110,10 @@ def sync_schedules(ctx: ServiceContext, specs: Iterable[ScheduleSpec]) -> None:
 
     A schedule removed from the settings is deleted unless it was changed from chat; its past runs stay.
     """
-    wanted = {spec.name: spec for spec in specs}
+    specs_by_name = {spec.name: spec for spec in specs}
     with ctx.transaction() as session:
         stored = {row.name: row for row in session.scalars(select(Schedule).with_for_update())}
-        for name, spec in wanted.items():
+        for name, spec in specs_by_name.items():
             row = stored.get(name)
             if row is None:
                 row = Schedule(name=name, updated_at=ctx.now())
@@ -121,7 +122,7 @@ def sync_schedules(ctx: ServiceContext, specs: Iterable[ScheduleSpec]) -> None:
             elif row.changed_by is None:
                 _apply(row, spec)
         for name, row in stored.items():
-            if name not in wanted and row.changed_by is None:
+            if name not in specs_by_name and row.changed_by is None:
                 session.delete(row)
 
 
@@ -231,11 +232,6 @@ def catch_up(ctx: ServiceContext, *, scans: bool = True) -> list[RunResult]:
 # --- the secretariat's changes from chat -----------------------------------------------------------------
 
 
-def _require_secretariat(ctx: ServiceContext, actor: Actor) -> None:
-    if not ctx.is_secretariat(actor):
-        raise UserError(N_("Only the secretariat can do this."))
-
-
 def _find(ctx: ServiceContext, name: str) -> Schedule:
     try:
         return _load(ctx, normalize(name).lower())
@@ -248,7 +244,7 @@ def _find(ctx: ServiceContext, name: str) -> Schedule:
 
 
 def list_schedules(ctx: ServiceContext, actor: Actor) -> ScheduleList:
-    _require_secretariat(ctx, actor)
+    require_secretariat(ctx, actor)
     return ScheduleList(schedule_infos(ctx))
 
 
@@ -323,7 +319,7 @@ def change_schedule(
     enabled: bool | None = None,
 ) -> ScheduleInfo:
     """Change one schedule from chat (secretariat); from then on it keeps this setting over the settings file."""
-    _require_secretariat(ctx, actor)
+    require_secretariat(ctx, actor)
     schedule = _find(ctx, name)
     zone = _checked_timezone(timezone) if timezone is not None else schedule.timezone
     rule = _checked_cron(cron, zone) if cron is not None else _checked_cron(schedule.cron, zone)
@@ -351,7 +347,7 @@ def change_schedule(
 
 def reset_schedule(ctx: ServiceContext, actor: Actor, name: str) -> ScheduleInfo:
     """Put a schedule back to its settings (secretariat), so that it follows the settings file again."""
-    _require_secretariat(ctx, actor)
+    require_secretariat(ctx, actor)
     schedule = _find(ctx, name)
     spec = next((spec for spec in ctx.policy.schedules if spec.name == schedule.name), None)
     if spec is None:

@@ -8,7 +8,7 @@ from core.domain.enums import Membership
 from core.domain.errors import N_, UserError
 from core.domain.text import UserText, normalize
 from core.services.context import Actor, ServiceContext
-from core.services.lookup import load_member
+from core.services.lookup import load_member, require_secretariat
 
 __all__ = ["MemberUpdated", "set_grade", "set_membership"]
 
@@ -31,13 +31,8 @@ class MemberUpdated:
     changed: str  # "membership" or "grade"
 
 
-def _require_secretariat(ctx: ServiceContext, actor: Actor) -> None:
-    if not ctx.is_secretariat(actor):
-        raise UserError(N_("Only the secretariat can do this."))
-
-
 def set_membership(ctx: ServiceContext, actor: Actor, member_ref: str, membership: str) -> MemberUpdated:
-    _require_secretariat(ctx, actor)
+    require_secretariat(ctx, actor)
     value = MEMBERSHIP_ALIASES.get(normalize(membership).lower())
     if value is None:
         raise UserError(N_("{value} is not a membership. Choose free or paid."), value=UserText(membership))
@@ -51,7 +46,7 @@ def set_membership(ctx: ServiceContext, actor: Actor, member_ref: str, membershi
 
 def set_grade(ctx: ServiceContext, actor: Actor, member_ref: str, grade: int | None) -> MemberUpdated:
     """Set a member's grade (None clears it); only paid members are graded."""
-    _require_secretariat(ctx, actor)
+    require_secretariat(ctx, actor)
     low, high = ctx.policy.min_grade, ctx.policy.max_grade
     if grade is not None and not low <= grade <= high:
         raise UserError(

@@ -123,7 +123,7 @@ def release_frozen(session: Session, prior: RankingPrior, task: Task, now: datet
     """
     if is_frozen(task, now):
         return 0
-    held = session.scalars(
+    pending = session.scalars(
         select(Evaluation)
         .where(
             Evaluation.task_id == task.id,
@@ -132,11 +132,11 @@ def release_frozen(session: Session, prior: RankingPrior, task: Task, now: datet
         .order_by(Evaluation.id)
         .with_for_update()
     ).all()
-    for evaluation in held:
+    for evaluation in pending:
         count_in_rankings(session, prior, evaluation, now)
-    if held:
-        logger.info("task %d: %d evaluations held back by the freeze now count in the rankings", task.id, len(held))
-    return len(held)
+    if pending:
+        logger.info("task %d: %d evaluations held back by the freeze now count", task.id, len(pending))
+    return len(pending)
 
 
 def set_freeze(ctx: ServiceContext, actor: Actor, task_id: int, when: str) -> FreezeSet:
