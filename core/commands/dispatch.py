@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from core.commands.grammar import COMMANDS, CommandSpec
-from core.commands.parser import ParsedCommand, find_spec, parse, tokenize
+from core.commands.parser import ParsedCommand, build, find_spec, parse, tokenize
 from core.domain.enums import NameDisplay, TaskStatus
 from core.domain.errors import N_, T_, UserError
 from core.domain.text import UserText, normalize
@@ -32,7 +33,7 @@ from core.services import (
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import find_person, parse_task_id
 
-__all__ = ["CommandRunner", "resolve_locale"]
+__all__ = ["CommandRunner", "Outcome", "resolve_locale"]
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +215,25 @@ def resolve_locale(ctx: ServiceContext, actor: Actor) -> str:
     return stored or actor.locale or ctx.policy.default_locale
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The messages a command produced, and the error that stopped it, if one did."""
+
+    messages: list[Message]
+    error: UserError | None = None
+
+    def failed_field(self) -> str | None:
+        """Name the option or argument the error is about (``title``, ``task``), when the error says which."""
+        if self.error is None:
+            return None
+        # A length check (check_length) names its field, such as title, under "field".
+        for key in ("option", "missing", "field"):
+            value = self.error.values.get(key)
+            if value is not None:
+                return str(value).strip("<>=")
+        return None
+
+
 class CommandRunner:
     """Parse and run command lines; every adapter calls this and only renders the messages it returns."""
 
@@ -222,28 +242,37 @@ class CommandRunner:
         self.command_names = command_names
 
     def run(self, actor: Actor, line: str) -> list[Message]:
+        return self._run(actor, lambda: parse(line, command_names=self.command_names)).messages
+
+    def run_form(
+        self, actor: Actor, name: str, *, arguments: dict[str, str] | None = None, options: dict[str, str] | None = None
+    ) -> Outcome:
+        """Run the command ``name`` with values from a form, checked exactly as the typed command would be."""
+        return self._run(actor, lambda: build(name, arguments or {}, options or {}))
+
+    def _run(self, actor: Actor, read: Callable[[], ParsedCommand]) -> Outcome:
         loc = Localizer(resolve_locale(self.ctx, actor))
         try:
-            command = parse(line, command_names=self.command_names)
+            command = read()
             if command.spec.name == "help":
-                return [self.help(loc, command.arguments.get("command"))]
+                return Outcome([self.help(loc, command.arguments.get("command"))])
             if command.spec.name == "lang":
                 locale = registration.set_locale(self.ctx, actor, command.arguments["language"])
                 loc = Localizer(locale)
                 language = T_("Japanese") if locale == "ja" else T_("English")
                 confirmation = loc.line(N_("Replies will now be in {language}."), language=language)
-                return [Message(Visibility.EPHEMERAL, loc.locale, lines=(confirmation,))]
+                return Outcome([Message(Visibility.EPHEMERAL, loc.locale, lines=(confirmation,))])
             if command.spec.name == "rubric":
-                return [self.rubric(loc, command.arguments.get("rubric"))]
+                return Outcome([self.rubric(loc, command.arguments.get("rubric"))])
             result = HANDLERS[command.spec.name](self.ctx, actor, command)
         except UserError as error:
             logger.debug("command rejected for %s: %s", actor.ref, error.key)
-            return [present_error(error, loc)]
+            return Outcome([present_error(error, loc)], error)
         except Exception:
             # A bug or a database failure must not stop the adapter; the person gets a plain apology.
             logger.exception("command failed for %s", actor.ref)
-            return [present_error(UserError(UNEXPECTED), loc)]
-        return present(result, loc)
+            return Outcome([present_error(UserError(UNEXPECTED), loc)], UserError(UNEXPECTED))
+        return Outcome(present(result, loc))
 
     def help(self, loc: Localizer, topic: str | None) -> Message:
         """List every command, or the commands that start with ``topic``, or explain one command in full."""

@@ -10,7 +10,7 @@ from core.commands.grammar import COMMANDS, CommandSpec
 from core.domain.errors import N_, Term, UserError
 from core.domain.text import UserText, normalize
 
-__all__ = ["ParsedCommand", "Token", "find_spec", "parse", "tokenize"]
+__all__ = ["ParsedCommand", "Token", "build", "find_spec", "parse", "tokenize"]
 
 QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”"}
 SPACES = " \t\u3000"
@@ -119,6 +119,29 @@ def parse(line: str, *, command_names: tuple[str, ...] = ("/smarter",)) -> Parse
                 usage=f"/smarter {spec.usage()}",
             )
 
+    _check_complete(parsed)
+    return parsed
+
+
+def build(name: str, arguments: dict[str, str], options: dict[str, str]) -> ParsedCommand:
+    """Build the command ``name`` from form fields as if it had been typed, with the same checks as ``parse``.
+
+    Forms (Slack modals, Discord modals) use this, so a value never has to be quoted into a command line.
+    Empty values count as not given.
+    """
+    spec = next((candidate for candidate in COMMANDS if candidate.name == name), None)
+    if spec is None:
+        raise ValueError(f"no command named {name!r}")
+    parsed = ParsedCommand(spec)
+    known = {argument.name for argument in spec.arguments}
+    for key, value in arguments.items():
+        if key not in known:
+            raise ValueError(f"{name} has no argument {key!r}")
+        if value.strip():
+            parsed.arguments[key] = value
+    for key, value in options.items():
+        if value.strip():
+            _add_option(parsed, normalize(key).lower(), value)
     _check_complete(parsed)
     return parsed
 

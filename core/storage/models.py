@@ -342,3 +342,65 @@ class ScheduledRun(Base):
     # Ranking announcements: the period shown and the public rows [{"member_id", "rank", "points", "count"}].
     period: Mapped[str | None] = mapped_column(String(8))
     entries: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class InboundRequest(Base):
+    """A request from a chat platform (event, interaction), recorded before it is handled so retries run once.
+
+    ``completed_at`` stays empty until the handler finished. A retry that finds a completed row is dropped;
+    one whose handler is still inside ``lease_until`` is dropped too, and one whose lease ran out (the first
+    attempt died) is handled again.
+    """
+
+    __tablename__ = "inbound_requests"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    lease_until: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class ChatPlace(Base):
+    """Where a task lives on a chat platform: its task channel, or its brainstorm thread (channel + parent)."""
+
+    __tablename__ = "chat_places"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    # "task_channel" or "brainstorm_thread".
+    purpose: Mapped[str] = mapped_column(String(24), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    # The parent message of a brainstorm thread; None for a task channel.
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_chat_places_channel", "platform", "workspace", "channel_id", "thread_id"),)
+
+
+class ChatPost(Base):
+    """The chat message that carried a brainstorm post, so reactions on it can be counted."""
+
+    __tablename__ = "chat_posts"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+
+
+class DeliveryStep(Base):
+    """One finished step of a multi-step outbox delivery (channel created, message part posted, file uploaded).
+
+    A retried delivery skips the steps recorded here, so a rate limit or a crash half-way posts nothing twice.
+    """
+
+    __tablename__ = "delivery_steps"
+
+    delivery_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[datetime] = mapped_column(default=utcnow)
