@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from adapters.console.session import SettableClock
+from core.domain.enums import TaskStatus
 from core.domain.errors import UserError
+from core.presentation.deliveries import render_delivery
 from core.presentation.i18n import Localizer
 from core.presentation.replies import present
-from core.services import brainstorms
+from core.services import brainstorms, tasks
+from core.services.outbox import OutboxItem
+from core.storage.models import OutboxMessage
 from core.services.context import ServiceContext
 from tests.conftest import actor
-from tests.scenario import member, open_task, partner
+from tests.scenario import member, open_task, outbox_keys, partner
 
 
 @pytest.fixture
@@ -53,3 +59,34 @@ def test_post_empty_rejected(any_ctx: ServiceContext, brainstorm_id: int) -> Non
         brainstorms.post_idea(any_ctx, actor("taro"), brainstorm_id, " \u200b ")
 
     assert "missing" in raised.value.key
+
+
+def test_close_sends_partner_digest(any_ctx: ServiceContext, brainstorm_id: int) -> None:
+    brainstorms.post_idea(any_ctx, actor("taro"), brainstorm_id, "平日限定の学割")
+    tasks.change_task_status(any_ctx, actor("acme"), brainstorm_id, TaskStatus.CLOSED)
+
+    with any_ctx.transaction() as session:
+        (row,) = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "brainstorm.digest")).all()
+        delivery = render_delivery(any_ctx, session, OutboxItem(row.id, row.delivery_key, row.kind, row.payload, 0))
+
+    assert delivery.recipient is not None
+    assert delivery.recipient.identities == (("console", "local", "acme"),)
+    text = "\n".join(message.text() for message in delivery.messages)
+    assert "平日限定の学割" in text
+    assert f"T{brainstorm_id}" in text
+
+
+def test_reclose_sends_second_digest(any_ctx: ServiceContext, brainstorm_id: int, clock: SettableClock) -> None:
+    tasks.change_task_status(any_ctx, actor("acme"), brainstorm_id, TaskStatus.CLOSED)
+    clock.advance("1h")
+    tasks.change_task_status(any_ctx, actor("acme"), brainstorm_id, TaskStatus.OPEN)
+    tasks.change_task_status(any_ctx, actor("acme"), brainstorm_id, TaskStatus.CLOSED)
+
+    assert len(outbox_keys(any_ctx, "brainstorm.digest")) == 2
+
+
+def test_practice_close_sends_no_digest(any_ctx: ServiceContext, brainstorm_id: int) -> None:
+    task_id = open_task(any_ctx, "practice")
+    tasks.change_task_status(any_ctx, actor("acme"), task_id, TaskStatus.CLOSED)
+
+    assert outbox_keys(any_ctx, "brainstorm.digest") == []

@@ -16,7 +16,7 @@ from core.domain.enums import TaskStatus
 from core.domain.text import TOKYO
 from core.presentation.deliveries import RENDERERS, Delivery, render_delivery
 from core.presentation.emails import REQUEST_EMAIL
-from core.services import evaluations, participation, preferences, requests, submissions, tasks
+from core.services import brainstorms, evaluations, participation, preferences, requests, submissions, tasks
 from core.services.context import ServiceContext
 from core.services.outbox import (
     FAILURE_REPORT,
@@ -398,7 +398,9 @@ def run_every_use_case(ctx: ServiceContext) -> None:
     member(ctx, "taro")
     member(ctx, "hanako")
     task_id = open_task(ctx)
-    open_task(ctx, "brainstorm")
+    brainstorm_id = open_task(ctx, "brainstorm")
+    brainstorms.post_idea(ctx, actor("taro"), brainstorm_id, "駅前で試食会")
+    tasks.change_task_status(ctx, actor("acme"), brainstorm_id, TaskStatus.CLOSED)
     participation.join_task(ctx, actor("taro"), task_id)
     participation.leave_task(ctx, actor("taro"), task_id)
     participation.join_task(ctx, actor("taro"), task_id)

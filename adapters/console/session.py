@@ -290,6 +290,7 @@ class ConsoleSession:
         self._post(f"DM {user}", delivery)
 
     _on_evaluation_result = _direct
+    _on_brainstorm_digest = _direct
     _on_request_sent = _direct
     _on_request_answered = _direct
     _on_reminder_deadline = _direct

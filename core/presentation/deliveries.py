@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -15,8 +16,9 @@ from core.presentation.cards import task_card, task_title
 from core.presentation.delivery import Delivery, Recipient, Renderer, recipient
 from core.presentation.i18n import Localizer, localizer
 from core.presentation.messages import Action, Line, Message, Visibility
-from core.presentation.replies import evaluation_lines, request_message
+from core.presentation.replies import evaluation_lines, present, request_message
 from core.presentation.scheduled_deliveries import SCHEDULED_RENDERERS
+from core.services.brainstorms import digest_of
 from core.services.context import ServiceContext
 from core.services.evaluations import evaluation_view
 from core.services.outbox import OutboxItem
@@ -169,12 +171,28 @@ def _request_answered(ctx: ServiceContext, session: Session, item: OutboxItem) -
     return Delivery(item.delivery_key, item.kind, view.task.id, None, partner, (message,))
 
 
+def _brainstorm_digest(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
+    task = session.get_one(Task, item.payload["task_id"])
+    partner = recipient(ctx, session, task.partner_id)
+    loc = Localizer(partner.locale)
+    digest = digest_of(session, task, viewer_id=partner.person_id, secretariat=False)
+    intro = Message(
+        Visibility.DIRECT,
+        loc.locale,
+        lines=(loc.line(N_("Brainstorm T{task_id} is closed. Here are all its posts."), task_id=task.id),),
+        kind="digest",
+    )
+    messages = [intro, *(replace(message, visibility=Visibility.DIRECT) for message in present(digest, loc))]
+    return Delivery(item.delivery_key, item.kind, task.id, None, partner, tuple(messages))
+
+
 RENDERERS: dict[str, Renderer] = {
     "task_channel.open": _channel_open,
     "task_channel.invite": _channel_member,
     "task_channel.remove": _channel_member,
     "task_channel.archive": _channel_archive,
     "brainstorm.open": _brainstorm_open,
+    "brainstorm.digest": _brainstorm_digest,
     "task.announce": _task_announce,
     "task.deadline_changed": _deadline_changed,
     "evaluation.result": _evaluation_result,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.domain.enums import Role, TaskMenu
 from core.domain.errors import N_, T_, UserError
@@ -78,16 +79,20 @@ def brainstorm_digest(ctx: ServiceContext, actor: Actor, task_id: int) -> Digest
         task = load_task(session, task_id)
         _require_brainstorm(task)
         owner = require_task_owner(ctx, session, actor, task)
+        return digest_of(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
 
-        rows = session.execute(
-            select(Post, Person.display_name, Person.role)
-            .join(Person, Person.id == Post.author_id)
-            .where(Post.task_id == task.id)
-            .order_by(Post.created_at, Post.id)
-        ).all()
-        posts = [
-            DigestPost(UserText(name), UserText(post.text), post.reactions, post.created_at, role == Role.PARTNER)
-            for post, name, role in rows
-        ]
-        view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
-        return Digest(task=view, posts=posts, authors=len({post.author_id for post, _, _ in rows}))
+
+def digest_of(session: Session, task: Task, *, viewer_id: int | None, secretariat: bool) -> Digest:
+    """Collect the posts of brainstorm ``task`` in order, as ``viewer_id`` may see the task."""
+    rows = session.execute(
+        select(Post, Person.display_name, Person.role)
+        .join(Person, Person.id == Post.author_id)
+        .where(Post.task_id == task.id)
+        .order_by(Post.created_at, Post.id)
+    ).all()
+    posts = [
+        DigestPost(UserText(name), UserText(post.text), post.reactions, post.created_at, role == Role.PARTNER)
+        for post, name, role in rows
+    ]
+    view = task_view(session, task, viewer_id=viewer_id, secretariat=secretariat)
+    return Digest(task=view, posts=posts, authors=len({post.author_id for post, _, _ in rows}))

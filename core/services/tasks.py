@@ -283,6 +283,10 @@ def change_task_status(ctx: ServiceContext, actor: Actor, task_id: int, target: 
         release_frozen(session, ctx.policy.ranking_prior, task, ctx.now())
         if target == TaskStatus.ARCHIVED and task.menu != TaskMenu.BRAINSTORM:
             enqueue(session, at=ctx.now(), key=f"task:{task.id}:archive", kind="task_channel.archive", task_id=task.id)
+        if target == TaskStatus.CLOSED and task.menu == TaskMenu.BRAINSTORM:
+            # Each close sends the partner the posts so far; a reopened brainstorm closed again gets a new digest.
+            key = f"task:{task.id}:digest:{ctx.now().isoformat()}"
+            enqueue(session, at=ctx.now(), key=key, kind="brainstorm.digest", task_id=task.id)
         view = task_view(session, task, viewer_id=owner.id if owner else None, secretariat=ctx.is_secretariat(actor))
         return StatusChanged(task=view, previous=previous)
 
