@@ -120,7 +120,7 @@ def top_members(
     ]
 
 
-def _own_row(
+def own_ranking_row(
     session: Session, prior: RankingPrior, period: str, member_id: int, *, public_only: bool
 ) -> RankingRow | None:
     """Return the member's row, ranked among the members the viewer's table shows (public ones, or everyone)."""
@@ -190,7 +190,7 @@ def show_ranking(
     with ctx.transaction() as session:
         rows = top_members(session, prior, key, size, public_only=public_only)
         viewer = find_person(session, actor)
-        own = _own_row(session, prior, key, viewer.id, public_only=public_only) if viewer is not None else None
+        own = own_ranking_row(session, prior, key, viewer.id, public_only=public_only) if viewer is not None else None
         hidden = own is not None and viewer is not None and public_only and not viewer.ranking_public
         return RankingTable(period=key, rows=rows, own=own, prior=prior, own_hidden=hidden)
 

@@ -51,7 +51,7 @@ class Profile:
     newly_registered: bool = False
 
 
-def _profile(person: Person, *, new: bool = False) -> Profile:
+def person_profile(person: Person, *, new: bool = False) -> Profile:
     return Profile(
         person_id=person.id,
         role=Role(person.role),
@@ -154,7 +154,7 @@ def register_member(ctx: ServiceContext, actor: Actor, *, nickname: str, email: 
             created_at=ctx.now(),
         )
         _add(session, actor, person)
-        return _profile(person, new=True)
+        return person_profile(person, new=True)
 
 
 def register_partner(
@@ -190,12 +190,12 @@ def register_partner(
             created_at=ctx.now(),
         )
         _add(session, actor, person)
-        return _profile(person, new=True)
+        return person_profile(person, new=True)
 
 
 def show_profile(ctx: ServiceContext, actor: Actor) -> Profile:
     with ctx.transaction() as session:
-        return _profile(require_person(session, actor))
+        return person_profile(require_person(session, actor))
 
 
 def set_locale(ctx: ServiceContext, actor: Actor, locale: str) -> str:

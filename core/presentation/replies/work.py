@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.domain.enums import TaskMenu
 from core.domain.errors import N_
 from core.domain.scoring import ALL_TIME
 from core.presentation.cards import task_title
 from core.presentation.i18n import Localizer
-from core.presentation.messages import Line, Message
+from core.presentation.messages import Action, Line, Message
 from core.presentation.replies.base import present, reply_message
 from core.services.evaluations import EvaluationView
 from core.services.rankings import RankingRow, RankingTable
 from core.services.submissions import SubmissionList, Submitted
 
 __all__ = ["evaluation_lines", "ranking_line"]
+
+# Chat platforms show at most 25 buttons in a row of actions; more members are evaluated by command.
+MAX_ACTIONS = 25
 
 
 @present.register
@@ -67,7 +72,21 @@ def _(result: SubmissionList, loc: Localizer) -> list[Message]:
             rubric=result.task.rubric_key,
         )
     )
-    return [reply_message(loc, task_title(loc, result.task), *lines)]
+    message = reply_message(loc, task_title(loc, result.task), *lines)
+    return [replace(message, actions=_evaluate_actions(loc, result))]
+
+
+def _evaluate_actions(loc: Localizer, result: SubmissionList) -> tuple[Action, ...]:
+    """Offer one Evaluate button per member, those still waiting first; the form asks for the levels."""
+    rows = sorted(result.rows, key=lambda row: row.points is not None)
+    return tuple(
+        Action(
+            loc(N_("Evaluate {member}"), member=row.member),
+            f"/smarter evaluate T{result.task.id} M{row.member_id} ",
+            "primary" if row.points is None else None,
+        )
+        for row in rows[:MAX_ACTIONS]
+    )
 
 
 def evaluation_lines(loc: Localizer, result: EvaluationView) -> list[Line]:
