@@ -18,7 +18,8 @@ from adapters.console.session import ConsoleSession, SettableClock
 from adapters.console.transcript import TranscriptError, replay
 from bots.background import background_services
 from bots.settings import Settings
-from bots.wiring import build_context, smtp_config
+from bots.slack_runner import run_slack
+from bots.wiring import build_context, slack_config, smtp_config
 from core.domain.rubric import RubricError
 from core.domain.text import TOKYO
 from core.services.rankings import rebuild_rankings
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="WARNING", help="logging level (default: WARNING)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the bot; with no Slack or Discord credentials, on the console")
+    run = commands.add_parser("run", help="run the bot: on Slack when its credentials are set, else on the console")
     run.add_argument("--script", type=Path, help="replay a transcript file and print what every user sees")
     run.add_argument(
         "--database", help="database URL (default: from settings; a new temporary SQLite file with --script)"
@@ -68,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    slack = slack_config(settings) if not args.script else None
+    if slack is not None:
+        if args.database:
+            settings = settings.model_copy(update={"database_url": args.database})
+        ctx = build_context(settings)
+        logger.info("Slack adapter starting on %s", settings.database_url.split("@")[-1])
+        run_slack(ctx, settings, slack, smtp_config(settings))
+        ctx.session_factory.kw["bind"].dispose()
+        return 0
     with tempfile.TemporaryDirectory(prefix="smarter-bot-") as scratch:
         if args.database:
             settings = settings.model_copy(update={"database_url": args.database})
@@ -149,8 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         # Only the field and the problem: the input values may contain secrets such as the SMTP password.
         for problem in error.errors(include_url=False, include_input=False):
-            field = ".".join(str(part) for part in problem["loc"]) or "settings"
-            print(f"error: invalid setting {field}: {problem['msg']}", file=sys.stderr)
+            field = ".".join(str(part) for part in problem["loc"])
+            # A check across several settings has no location; its message names the settings itself.
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            print(
+                f"error: invalid setting {field}: {message}" if field else f"error: invalid settings: {message}",
+                file=sys.stderr,
+            )
         return 2
     except SettingsError as error:
         print(f"error: invalid setting: {error} (lists and tables in the environment are JSON)", file=sys.stderr)

@@ -110,6 +110,26 @@ class Settings(BaseSettings):
     mail_from: str | None = None
     mail_from_name: str = "SMARTER×SMARTER"
 
+    # Slack. The bot starts on Slack when a bot token and a signing secret are set (one workspace), when an
+    # app-level token is set too (Socket Mode, no public URL), or when an OAuth client id and secret are set
+    # (installable in several workspaces). Set the secrets in the environment, not in this file.
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    # Where Slack sends events, slash commands and interactions in HTTP mode, and where it listens.
+    slack_http_host: str = "0.0.0.0"
+    slack_http_port: int = Field(default=3000, ge=1, le=65535)
+    # The slash command as registered in the app manifest.
+    slack_command: str = "/smarter"
+    # Channel (name or id) where brainstorm sessions open as threads; the bot must be a member.
+    slack_brainstorm_channel: str = "brainstorm"
+    # Slack's Web API; tests point it at a local fake.
+    slack_api_url: str = "https://slack.com/api/"
+    # How many times a Slack call that was rate limited (HTTP 429) is retried after Retry-After.
+    slack_rate_limit_retries: int = Field(default=3, ge=0, le=10)
+
     @field_validator("secretariat", "announcement_channels", "reminder_offsets", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
@@ -169,6 +189,50 @@ class Settings(BaseSettings):
         if self.smtp_host and not self.mail_from:
             raise ValueError("mail_from must be set when smtp_host is set (the From address of e-mails)")
         return self
+
+    @field_validator("slack_command")
+    @classmethod
+    def _slash_command(cls, value: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_\-]{1,31}", value):
+            raise ValueError(
+                f"slack_command must be a slash and up to 31 lowercase letters, digits, - or _, like /smarter; "
+                f"got {value!r}"
+            )
+        return value
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_client_id", mode="before")
+    @classmethod
+    def _empty_client_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _slack_credentials(self) -> Settings:
+        oauth = self.slack_client_id is not None or self.slack_client_secret is not None
+        if oauth and (self.slack_client_id is None or self.slack_client_secret is None):
+            raise ValueError("slack_client_id and slack_client_secret must be set together (OAuth installation)")
+        if oauth and self.slack_signing_secret is None:
+            raise ValueError("slack_signing_secret must be set for OAuth installation (HTTP mode)")
+        if self.slack_app_token is not None and self.slack_bot_token is None:
+            raise ValueError("slack_app_token (Socket Mode) needs slack_bot_token too")
+        if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise ValueError("slack_app_token must be an app-level token, starting with xapp-")
+        if self.slack_bot_token is not None and not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
+            raise ValueError("slack_bot_token must be a bot token, starting with xoxb-")
+        if self.slack_bot_token is not None and self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "slack_signing_secret must be set with slack_bot_token in HTTP mode (or set slack_app_token for "
+                "Socket Mode)"
+            )
+        return self
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None or self.slack_client_id is not None
 
     @field_validator("default_locale")
     @classmethod

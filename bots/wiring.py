@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from adapters.email.smtp import SmtpConfig
+from adapters.slack.config import SlackConfig
 from bots.settings import Settings
 from core.domain.rubric import load_rubrics
 from core.domain.schedule import ScheduleSpec
@@ -17,7 +19,7 @@ from core.services.schedules import sync_schedules
 from core.storage.db import create_db_engine, create_session_factory, is_sqlite
 from core.storage.migrate import pending_revision, upgrade
 
-__all__ = ["build_context", "policy_from", "schedule_specs", "smtp_config"]
+__all__ = ["build_context", "policy_from", "schedule_specs", "slack_config", "smtp_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +101,26 @@ def build_context(
     )
     sync_schedules(ctx, schedule_specs(settings))
     return ctx
+
+
+def slack_config(settings: Settings) -> SlackConfig | None:
+    """Return the Slack settings, or None when no Slack credentials are set and the adapter stays off."""
+    if not settings.slack_enabled:
+        return None
+
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return SlackConfig(
+        signing_secret=secret(settings.slack_signing_secret),
+        bot_token=secret(settings.slack_bot_token),
+        app_token=secret(settings.slack_app_token),
+        client_id=settings.slack_client_id,
+        client_secret=secret(settings.slack_client_secret),
+        command=settings.slack_command,
+        brainstorm_channel=settings.slack_brainstorm_channel,
+        api_url=settings.slack_api_url,
+        rate_limit_retries=settings.slack_rate_limit_retries,
+        http_host=settings.slack_http_host,
+        http_port=settings.slack_http_port,
+    )
