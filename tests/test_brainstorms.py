@@ -12,9 +12,9 @@ from core.presentation.deliveries import render_delivery
 from core.presentation.i18n import Localizer
 from core.presentation.replies import present
 from core.services import brainstorms, tasks
+from core.services.context import ServiceContext
 from core.services.outbox import OutboxItem
 from core.storage.models import OutboxMessage
-from core.services.context import ServiceContext
 from tests.conftest import actor
 from tests.scenario import member, open_task, outbox_keys, partner
 
