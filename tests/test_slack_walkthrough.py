@@ -432,7 +432,11 @@ def test_participation_request_accepted_by_button(world: SlackWorld) -> None:
     assert accept["value"] == "/smarter accept R1"
     assert button(request["blocks"], "/smarter decline")["value"] == "/smarter decline R1"
 
-    world.slack.click(HANA, accept, channel=dm.id, message_ts=request["ts"])
+    world.slack.click(HANA, accept, channel=dm.id, message_ts=request["ts"], message=request)
+    replaced = [response for response in world.fake.responses if response.get("replace_original")]
+    assert len(replaced) == 1
+    assert [block["type"] for block in replaced[0]["blocks"] if block["type"] == "actions"] == []
+    assert "これはお願いであり、義務ではありません。" in json.dumps(replaced[0]["blocks"], ensure_ascii=False)
     accepted = reply(world)
     assert "参加要請R1を承諾しました。ありがとうございます！" in accepted
     assert "課題T1に参加しました。" in accepted

@@ -209,9 +209,21 @@ class SlackBot:
                 return
             actor = await self.actor(client, where.team_id, where.user_id)
             messages = await asyncio.to_thread(self.runner.run, actor, text)
+            if _answers_request(text) and messages and not messages[0].error:
+                await self._retire_buttons(body, where)
             await self.send(client, respond, where, messages)
 
         await self._once(body.get("trigger_id"), work)
+
+    async def _retire_buttons(self, body: dict[str, Any], where: Where) -> None:
+        """Take the Accept and Decline buttons off a request message once it is answered, so it reads as done."""
+        message = body.get("message") or {}
+        if not where.response_url or not message.get("blocks"):
+            return
+        blocks = [block for block in message["blocks"] if block.get("type") != "actions"]
+        await AsyncRespond(response_url=where.response_url)(
+            text=message.get("text", ""), blocks=blocks, replace_original=True
+        )
 
     async def _open_form_first(self, client: AsyncWebClient, where: Where, text: str, trigger_id: str | None) -> bool:
         """Open the command's form if it needs one and none of its fields were typed; return whether it did.
@@ -465,6 +477,14 @@ def _form_request(text: str, command_names: tuple[str, ...]) -> tuple[str, dict[
     arguments = {argument.name: token.text for argument, token in zip(fixed, rest, strict=False)}
     missing = [a.name for a in fixed if not a.optional and a.name not in arguments and a.name != "menu"]
     return None if missing else (spec.name, arguments)
+
+
+def _answers_request(text: str) -> bool:
+    """Tell whether a button's command answers a participation request (accept or decline)."""
+    words = normalize(text).split()
+    if words and words[0].startswith("/"):
+        words = words[1:]
+    return bool(words) and words[0].lower() in ("accept", "decline")
 
 
 def _here_channel(text: str, channel_id: str | None) -> str:

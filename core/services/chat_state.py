@@ -1,4 +1,4 @@
-"""What chat adapters keep between requests: handled request ids, task places, post messages, delivery steps."""
+"""State kept by chat adapters between requests: handled request ids, task places, post messages, delivery steps."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def begin_request(ctx: ServiceContext, platform: str, request_id: str, *, lease:
     except IntegrityError:
         pass
     with ctx.transaction() as session:
-        taken = session.execute(
+        result = session.execute(
             update(InboundRequest)
             .where(
                 InboundRequest.platform == platform,
@@ -73,7 +73,7 @@ def begin_request(ctx: ServiceContext, platform: str, request_id: str, *, lease:
             )
             .values(lease_until=now + lease)
         )
-        retaken = bool(taken.rowcount)  # type: ignore[attr-defined]
+        retaken = bool(result.rowcount)  # type: ignore[attr-defined]
     if retaken:
         logger.info("request %s:%s did not complete earlier; handling it again", platform, request_id)
     return retaken

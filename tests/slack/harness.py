@@ -179,8 +179,12 @@ class SlackHarness:
         *,
         channel: str | None = "CGENERAL",
         message_ts: str | None = None,
+        message: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        """Press a button: ``block_action`` is the button element as it was posted (action_id, value, text)."""
+        """Press a button: ``block_action`` is the button element as it was posted (action_id, value, text).
+
+        ``message`` is the message that carried the button, which Slack sends along with the click.
+        """
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user.user_id, "username": user.name, "team_id": TEAM},
@@ -203,6 +207,8 @@ class SlackHarness:
             payload["container"] = {"type": "message", "channel_id": channel, "message_ts": message_ts or "1.0"}
             payload["channel"] = {"id": channel, "name": "general"}
             payload["response_url"] = self.fake.response_url()
+            if message is not None:
+                payload["message"] = message
         else:
             payload["container"] = {"type": "view", "view_id": "VHOME"}
         return self.interaction(payload)
