@@ -1,4 +1,4 @@
-"""Benchmarks at a tiny size on SQLite and PostgreSQL: they run and their result checks pass.
+"""Benchmarks at a tiny size: they run and their result checks pass, on SQLite and, where they use one, PostgreSQL.
 
 Timings at this size mean nothing, so no test asserts on them. docs/benchmarks.md records the
 full-size runs.
@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from bench import announcement_fanout, evaluation_write, ranking_read
+from bench import announcement_fanout, evaluation_write, ranking_read, slack_ack
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, postgres_unavailable
 
 TINY = ["--members", "200", "--evaluations", "2000", "--repeat", "1", "--postgres-url", POSTGRES_URL]
@@ -109,3 +109,26 @@ def test_announcement_fanout_tiny_exactly_once(backend: str, capsys: pytest.Capt
     summary = last_json_line(capsys.readouterr().out)
     assert summary["benchmark"] == "announcement_fanout"
     assert summary["exactly_once"] is True
+
+
+def test_slack_ack_tiny_acked_and_replied(capsys: pytest.CaptureFixture[str]) -> None:
+    # 1 warm-up round and 2 timed rounds of 5 commands per app: 15 commands reach each server.
+    report = slack_ack.main(["--rounds", "2", "--concurrency", "5", "--tasks", "3"])
+
+    assert [result.app for result in report.apps] == ["smarter", "bare"]
+    for result in report.apps:
+        assert result.requests == 10, result.app
+        assert result.errors == {}, result.app
+        assert result.acknowledged == 10, result.app
+        assert result.latency.p50_ms > 0, result.app
+    assert report.replies_expected == 15
+    assert report.reply_urls == 15
+    assert report.replies == 15
+    assert report.replies_to_bare == 0
+    assert report.api_calls.get("users.info") == 15
+    assert report.reply_texts
+    for text in report.reply_texts:
+        assert "Bench task 1" in text
+    summary = last_json_line(capsys.readouterr().out)
+    assert summary["benchmark"] == "slack_ack"
+    assert summary["complete"] is True

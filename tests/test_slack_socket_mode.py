@@ -230,6 +230,26 @@ def test_slash_command_registers_member(app: SocketModeApp) -> None:
     assert "hanako" in app.fake.responses_by_url[response_url][0]["text"]
 
 
+def test_redelivered_command_runs_once(app: SocketModeApp) -> None:
+    task_id, _, _ = open_brainstorm(app)
+    payload, response_url = slash_command(
+        app.fake, f"post T{task_id} 駅前で試食会を開く", user=MEMBER, trigger_id="3.1.socket"
+    )
+
+    first = app.endpoint.send(app.endpoint.envelope("slash_commands", payload, accepts_response_payload=True))
+    app.endpoint.wait_for_ack(first)
+    app.fake.wait_for(lambda: bool(app.fake.responses_by_url[response_url]))
+    app.serving.settle()
+    again = app.endpoint.envelope("slash_commands", payload, accepts_response_payload=True)
+    again["retry_attempt"], again["retry_reason"] = 1, "timeout"
+    second = app.endpoint.send(again)
+    app.endpoint.wait_for_ack(second)
+    app.serving.settle()
+
+    assert [post.text for post in posts_of(app.ctx, task_id)] == ["駅前で試食会を開く"]
+    assert len(app.fake.responses_by_url[response_url]) == 1
+
+
 def test_button_click_acked_and_answered(app: SocketModeApp) -> None:
     response_url = app.fake.response_url()
     payload = {

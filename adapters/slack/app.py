@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
@@ -25,10 +26,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import modals
 from adapters.slack.blocks import ACTION_PREFIX, SlackMessage, render_blocks, render_message
 from adapters.slack.config import BOT_SCOPES, SlackConfig
+from adapters.slack.errors import error_code
 from adapters.slack.incoming import command_text, message_text, slack_locale
 from adapters.slack.install import Installations, ThreadedInstallationStore, ThreadedStateStore
 from core.commands.dispatch import CommandRunner, Outcome, resolve_locale
@@ -95,6 +98,8 @@ class SlackBot:
         self.runner = CommandRunner(ctx, command_names=tuple(dict.fromkeys((config.command, "/smarter"))))
         self._locales: dict[tuple[str, str], tuple[float, str | None]] = {}
         self._response_uses: dict[str, int] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._work_slots = asyncio.Semaphore(config.work_concurrency)
         self.app = AsyncApp(**self._app_arguments(installations))
         self._register()
 
@@ -137,7 +142,23 @@ class SlackBot:
     # --- request bookkeeping ---------------------------------------------------------------------
 
     async def _once(self, request_id: str | None, work: Callable[[], Awaitable[None]]) -> None:
-        """Run ``work`` unless ``request_id`` was handled already; mark it complete only if ``work`` finished."""
+        """Run ``work`` unless ``request_id`` was handled already; mark it complete only if ``work`` finished.
+
+        At most ``work_concurrency`` requests work at once. The others wait their turn, so a burst of commands
+        cannot slow down the acknowledgements that later requests of the burst still need within 3 s.
+        """
+        async with self._work_slots:
+            await self._run_once(request_id, work)
+
+    def _interaction_id(self, body: dict[str, Any]) -> str | None:
+        """Return the id under which a slash command or button press is recorded, or None to skip recording.
+
+        Over HTTP, Slack does not retry slash commands and interactions (only Events API deliveries), so they
+        are recorded only in Socket Mode, where an envelope that was not acknowledged in time comes again.
+        """
+        return body.get("trigger_id") if self.config.socket_mode else None
+
+    async def _run_once(self, request_id: str | None, work: Callable[[], Awaitable[None]]) -> None:
         if request_id is not None:
             fresh = await asyncio.to_thread(
                 chat_state.begin_request, self.ctx, PLATFORM, request_id, lease=REQUEST_LEASE
@@ -161,9 +182,26 @@ class SlackBot:
             response = await client.users_info(user=user_id, include_locale=True)
             locale = slack_locale((response.get("user") or {}).get("locale"))
         except SlackApiError as error:
-            logger.warning("users.info failed for %s:%s: %s", team_id, user_id, error.response.get("error"))
+            logger.warning("users.info failed for %s:%s: %s", team_id, user_id, error_code(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("users.info failed for %s:%s: %r", team_id, user_id, error)
         self._locales[(team_id, user_id)] = (loop.time(), locale)
         return Actor(PLATFORM, team_id, user_id, locale)
+
+    def _webhook(self, url: str) -> AsyncWebhookClient:
+        return AsyncWebhookClient(url, session=self._session)
+
+    async def open_session(self) -> None:
+        """Share one HTTP connection pool among all Web API calls and replies, instead of one per call."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self.app.client.session = self._session
+
+    async def close_session(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self.app.client.session = None
+            self._session = None
 
     def _member_ref(self, team_id: str) -> Callable[[str], str | None]:
         def member_ref(user_id: str) -> str | None:
@@ -193,7 +231,7 @@ class SlackBot:
             messages = await asyncio.to_thread(self.runner.run, actor, text)
             await self.send(client, respond, where, messages)
 
-        await self._once(body.get("trigger_id"), work)
+        await self._once(self._interaction_id(body), work)
 
     async def on_button(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -213,7 +251,7 @@ class SlackBot:
                 await self._retire_buttons(body, where)
             await self.send(client, respond, where, messages)
 
-        await self._once(body.get("trigger_id"), work)
+        await self._once(self._interaction_id(body), work)
 
     async def _retire_buttons(self, body: dict[str, Any], where: Where) -> None:
         """Take the Accept and Decline buttons off a request message once it is answered, so it reads as done."""
@@ -221,9 +259,7 @@ class SlackBot:
         if not where.response_url or not message.get("blocks"):
             return
         blocks = [block for block in message["blocks"] if block.get("type") != "actions"]
-        await AsyncRespond(response_url=where.response_url)(
-            text=message.get("text", ""), blocks=blocks, replace_original=True
-        )
+        await self._webhook(where.response_url).send(text=message.get("text", ""), blocks=blocks, replace_original=True)
 
     async def _open_form_first(self, client: AsyncWebClient, where: Where, text: str, trigger_id: str | None) -> bool:
         """Open the command's form if it needs one and none of its fields were typed; return whether it did.
@@ -430,9 +466,7 @@ class SlackBot:
                 )
                 return
             except SlackApiError as error:
-                logger.info(
-                    "ephemeral reply in %s failed (%s); sending a DM", where.channel_id, error.response["error"]
-                )
+                logger.info("ephemeral reply in %s failed (%s); sending a DM", where.channel_id, error_code(error))
         await client.chat_postMessage(channel=where.user_id, text=part.text, blocks=part.blocks)
 
     async def _respond(
@@ -445,10 +479,13 @@ class SlackBot:
         self._response_uses[url] = self._response_uses.get(url, 0) + 1
         while len(self._response_uses) > RESPONSE_URL_MEMORY:
             self._response_uses.pop(next(iter(self._response_uses)))
-        responder = respond if respond is not None and respond.response_url == url else AsyncRespond(response_url=url)
-        response = await responder(
-            text=part.text, blocks=part.blocks, response_type=response_type, replace_original=False
-        )
+        try:
+            response = await self._webhook(url).send(
+                text=part.text, blocks=part.blocks, response_type=response_type, replace_original=False
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.info("response URL failed (%r); replying another way", error)
+            return False
         if response.status_code != 200:
             logger.info("response URL returned HTTP %d (%s); replying another way", response.status_code, response.body)
             return False

@@ -48,6 +48,8 @@ class SlackConfig:
     rate_limit_retries: int = 3
     http_host: str = "0.0.0.0"
     http_port: int = 3000
+    # Requests whose work after the ack runs at the same time in one process; the rest queue.
+    work_concurrency: int = 2
 
     @property
     def socket_mode(self) -> bool:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from adapters.slack.blocks import SlackMessage, render_message
 from adapters.slack.config import SlackConfig
+from adapters.slack.errors import error_code
 from adapters.slack.install import Installations
 from core.presentation.deliveries import RENDERERS, render_delivery
 from core.presentation.delivery import Delivery, Recipient
@@ -120,7 +121,7 @@ class SlackDelivery:
         try:
             handler(delivery, partner_accounts)
         except SlackApiError as error:
-            code = str(error.response.get("error", ""))
+            code = error_code(error)
             if code in PERMANENT_ERRORS:
                 raise PermanentDeliveryError(f"{code}: Slack rejected {delivery.kind} {delivery.key}") from error
             raise
@@ -213,7 +214,7 @@ class SlackDelivery:
                 try:
                     self.client(partner.workspace).pins_add(channel=channel, timestamp=stamps[0])
                 except SlackApiError as error:
-                    if error.response.get("error") != "already_pinned":
+                    if error_code(error) != "already_pinned":
                         raise
                 self.done(delivery.key, f"{prefix}:pin")
 
@@ -230,7 +231,7 @@ class SlackDelivery:
             try:
                 channel = str(client.conversations_create(name=name, is_private=True)["channel"]["id"])
             except SlackApiError as error:
-                if error.response.get("error") != "name_taken":
+                if error_code(error) != "name_taken":
                     raise
                 # An earlier attempt created it and died before recording it, or someone took the name.
                 channel = self._find_own_channel(workspace, name) or self._create_suffixed(client, name)
@@ -257,7 +258,7 @@ class SlackDelivery:
             try:
                 return str(client.conversations_create(name=candidate, is_private=True)["channel"]["id"])
             except SlackApiError as error:
-                if error.response.get("error") != "name_taken":
+                if error_code(error) != "name_taken":
                     raise
         raise PermanentDeliveryError(f"name_taken: every channel name like #{name} is taken")
 
@@ -268,7 +269,7 @@ class SlackDelivery:
         try:
             self.client(workspace).conversations_invite(channel=channel, users=user_id)
         except SlackApiError as error:
-            if error.response.get("error") not in ("already_in_channel", "cant_invite_self"):
+            if error_code(error) not in ("already_in_channel", "cant_invite_self"):
                 raise
         self.done(delivery.key, name)
 
@@ -300,7 +301,7 @@ class SlackDelivery:
                 try:
                     self.client(partner.workspace).conversations_kick(channel=channel, user=account.user_id)
                 except SlackApiError as error:
-                    if error.response.get("error") not in ("not_in_channel", "cant_kick_self"):
+                    if error_code(error) not in ("not_in_channel", "cant_kick_self"):
                         raise
                 self.done(delivery.key, name)
 
@@ -314,7 +315,7 @@ class SlackDelivery:
             try:
                 self.client(partner.workspace).conversations_archive(channel=channel)
             except SlackApiError as error:
-                if error.response.get("error") != "already_archived":
+                if error_code(error) != "already_archived":
                     raise
             chat_state.mark_archived(self.ctx, PLATFORM, partner.workspace, delivery.task_id, chat_state.TASK_CHANNEL)
 
@@ -388,7 +389,7 @@ class SlackDelivery:
         try:
             return client.files_upload_v2(**arguments)
         except SlackApiError as error:
-            if error.response.get("error") != "not_in_channel":
+            if error_code(error) != "not_in_channel":
                 raise
         client.conversations_join(channel=channel_id)
         return client.files_upload_v2(**arguments)
