@@ -75,8 +75,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             settings = settings.model_copy(update={"database_url": args.database})
         ctx = build_context(settings)
         logger.info("Slack adapter starting on %s", settings.database_url.split("@")[-1])
-        run_slack(ctx, settings, slack, smtp_config(settings))
-        ctx.session_factory.kw["bind"].dispose()
+        try:
+            run_slack(ctx, settings, slack, smtp_config(settings))
+        except OSError as error:
+            if slack.socket_mode:
+                print(f"error: cannot connect to Slack over Socket Mode: {error}", file=sys.stderr)
+            else:
+                print(
+                    f"error: cannot listen on {settings.slack_http_host}:{settings.slack_http_port}: "
+                    f"{error.strerror or error}; stop the other process or set slack_http_port",
+                    file=sys.stderr,
+                )
+            return 2
+        finally:
+            ctx.session_factory.kw["bind"].dispose()
         return 0
     with tempfile.TemporaryDirectory(prefix="smarter-bot-") as scratch:
         if args.database:

@@ -95,9 +95,13 @@ class SchedulerService:
         logger.info("scheduler %s started; checking the scheduler lock every %g s", self.id, self.poll_seconds)
 
     def stop(self) -> None:
-        self.scheduler.shutdown(wait=True)
-        self.lock.release()
+        # Unregister first, so a check or job that fires now returns at once. shutdown(wait=True) could
+        # deadlock: APScheduler holds its job store lock while waiting for a running check, and that check
+        # may itself be waiting for the lock to add a job. A job still running after this keeps its run
+        # record, which stops another process from running the same slot again.
         _services.pop(self.id, None)
+        self.scheduler.shutdown(wait=False)
+        self.lock.release()
         logger.info("scheduler %s stopped", self.id)
 
     def check_leadership(self) -> None:

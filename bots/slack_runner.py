@@ -11,7 +11,7 @@ from adapters.slack.app import SlackBot
 from adapters.slack.config import SlackConfig
 from adapters.slack.delivery import SlackDelivery, SlackDeliveryWorker
 from adapters.slack.install import Installations
-from adapters.slack.server import serve
+from adapters.slack.server import serving
 from bots.background import background_services
 from bots.settings import Settings
 from core.services.context import ServiceContext
@@ -30,19 +30,35 @@ def build_slack(ctx: ServiceContext, config: SlackConfig) -> tuple[SlackBot, Sla
 
 
 def run_slack(ctx: ServiceContext, settings: Settings, config: SlackConfig, mail: SmtpConfig | None) -> None:
-    """Serve Slack until SIGINT or SIGTERM; scheduled jobs and e-mail run beside it."""
+    """Serve Slack until SIGINT or SIGTERM; scheduled jobs and e-mail run beside it.
+
+    Raises OSError when the HTTP port cannot be bound, before the scheduler or any worker has started.
+    """
     bot, worker = build_slack(ctx, config)
-    worker.start()
-    try:
-        with background_services(ctx, settings, after_run=worker.wake, mail=mail):
-            asyncio.run(_serve_until_signal(bot))
-    finally:
-        worker.stop()
+    _warn_without_slack_announcements(ctx)
+    asyncio.run(_serve_until_signal(ctx, settings, mail, bot, worker))
 
 
-async def _serve_until_signal(bot: SlackBot) -> None:
+async def _serve_until_signal(
+    ctx: ServiceContext, settings: Settings, mail: SmtpConfig | None, bot: SlackBot, worker: SlackDeliveryWorker
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await serve(bot, stop)
+    async with serving(bot):
+        worker.start()
+        try:
+            with background_services(ctx, settings, after_run=worker.wake, mail=mail):
+                await stop.wait()
+        finally:
+            worker.stop()
+
+
+def _warn_without_slack_announcements(ctx: ServiceContext) -> None:
+    if not any(channel.startswith("slack:") for channel in ctx.policy.announcement_channels):
+        logger.warning(
+            "no announcement channel is on Slack (announcement_channels = %s), so new tasks and rankings are not "
+            "announced there; set announcement_channels to slack:TEAM_ID:CHANNEL_ID",
+            ",".join(ctx.policy.announcement_channels),
+        )

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -257,3 +258,43 @@ def test_run_process_bad_token_exits_2(tmp_path: Path) -> None:
     assert "slack_bot_token" in finished.stderr
     assert "not-a-token-0b0b" not in finished.stderr + finished.stdout
     assert "sig-0b0b" not in finished.stderr + finished.stdout
+
+
+def test_run_port_in_use_exits_2(tmp_path: Path, fake: FakeSlack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = clean_environment(
+            SMARTER_SLACK_BOT_TOKEN=BOT_TOKEN,
+            SMARTER_SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SMARTER_SLACK_API_URL=fake.base_url,
+            SMARTER_SLACK_HTTP_HOST="127.0.0.1",
+            SMARTER_SLACK_HTTP_PORT=str(port),
+            SMARTER_DATABASE_URL=f"sqlite:///{tmp_path / 'smarter-bot.db'}",
+        )
+        process = BotProcess(tmp_path, environment)
+        try:
+            returncode = process.process.wait(STOP_TIMEOUT)
+        finally:
+            process.kill()
+
+    assert returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in process.output
+    assert "scheduler" not in process.output.lower()
+
+
+def test_sigterm_finishes_acknowledged_work(bot: tuple[BotProcess, str, Path], fake: FakeSlack) -> None:
+    process, base_url, _ = bot
+    process.wait_healthy(f"{base_url}/healthz")
+
+    # Sent at once, so that most of the work after the acks is still queued when SIGTERM arrives.
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        sent = list(pool.map(lambda number: send_command(base_url, fake, "ranking", f"{number}.1.drain"), range(20)))
+    process.process.send_signal(signal.SIGTERM)
+    returncode = process.process.wait(STOP_TIMEOUT)
+
+    assert [response.status_code for response, _ in sent] == [200] * 20
+    assert returncode == 0, process.output
+    for _, response_url in sent:
+        assert len(fake.responses_by_url[response_url]) == 1, process.output

@@ -100,6 +100,7 @@ class SlackBot:
         self._response_uses: dict[str, int] = {}
         self._session: aiohttp.ClientSession | None = None
         self._work_slots = asyncio.Semaphore(config.work_concurrency)
+        self._working: set[asyncio.Task[Any]] = set()
         self.app = AsyncApp(**self._app_arguments(installations))
         self._register()
 
@@ -147,8 +148,24 @@ class SlackBot:
         At most ``work_concurrency`` requests work at once. The others wait their turn, so a burst of commands
         cannot slow down the acknowledgements that later requests of the burst still need within 3 s.
         """
-        async with self._work_slots:
-            await self._run_once(request_id, work)
+        task = asyncio.current_task()
+        if task is not None:
+            self._working.add(task)
+        try:
+            async with self._work_slots:
+                await self._run_once(request_id, work)
+        finally:
+            self._working.discard(task)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for acknowledged requests to finish their work."""
+        pending = {task for task in self._working if not task.done()}
+        if not pending:
+            return
+        logger.info("waiting up to %.0f s for %d acknowledged Slack requests to finish", timeout, len(pending))
+        _, unfinished = await asyncio.wait(pending, timeout=timeout)
+        if unfinished:
+            logger.warning("%d Slack requests were still working at shutdown; their replies are lost", len(unfinished))
 
     def _interaction_id(self, body: dict[str, Any]) -> str | None:
         """Return the id under which a slash command or button press is recorded, or None to skip recording.

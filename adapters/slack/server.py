@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -12,11 +14,13 @@ from slack_bolt.app.async_server import AsyncSlackAppServer
 
 from adapters.slack.app import SlackBot
 
-__all__ = ["EVENTS_PATH", "freeze_startup_heap", "http_application", "serve"]
+__all__ = ["EVENTS_PATH", "freeze_startup_heap", "http_application", "serve", "serving"]
 
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# On shutdown, work that was already acknowledged gets this long to finish.
+DRAIN_SECONDS = 10.0
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -51,6 +55,18 @@ def freeze_startup_heap() -> None:
 
 async def serve(bot: SlackBot, stop: asyncio.Event) -> None:
     """Run the Slack adapter until ``stop`` is set."""
+    async with serving(bot):
+        await stop.wait()
+
+
+@asynccontextmanager
+async def serving(bot: SlackBot) -> AsyncIterator[None]:
+    """Connect to Slack (or listen on the HTTP port) for the duration of the block.
+
+    Entering raises OSError when the port is taken, before anything else has started. Leaving stops taking
+    new requests first, then lets requests already acknowledged finish their work for up to
+    ``DRAIN_SECONDS``, because Slack will not send them again.
+    """
     freeze_startup_heap()
     if bot.config.socket_mode:
         assert bot.config.app_token is not None
@@ -59,9 +75,10 @@ async def serve(bot: SlackBot, stop: asyncio.Event) -> None:
         await handler.connect_async()  # type: ignore[no-untyped-call]
         logger.info("Slack adapter connected over Socket Mode")
         try:
-            await stop.wait()
+            yield
         finally:
             await handler.close_async()  # type: ignore[no-untyped-call]
+            await bot.drain(DRAIN_SECONDS)
             await bot.close_session()
             logger.info("Slack adapter disconnected")
         return
@@ -69,10 +86,16 @@ async def serve(bot: SlackBot, stop: asyncio.Event) -> None:
     runner = web.AppRunner(http_application(bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, bot.config.http_host, bot.config.http_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
     logger.info("Slack adapter listening on http://%s:%d%s", bot.config.http_host, bot.config.http_port, EVENTS_PATH)
     try:
-        await stop.wait()
+        yield
     finally:
+        await site.stop()
+        await bot.drain(DRAIN_SECONDS)
         await runner.cleanup()
         logger.info("Slack adapter stopped")
