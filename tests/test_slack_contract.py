@@ -434,6 +434,22 @@ def test_event_signature_checked(slack: SlackHarness, fake: FakeSlack) -> None:
     assert count_rows(slack.ctx, Post) == 1
 
 
+def test_unsigned_garbage_rejected_quietly(slack: SlackHarness, caplog: pytest.LogCaptureFixture) -> None:
+    bodies = {
+        "payload not JSON": (b"payload=%7Bnot-json", FORM_CONTENT),
+        "body not JSON": (b"{not json", JSON_CONTENT),
+        "empty": (b"", FORM_CONTENT),
+    }
+    headers = {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"}
+
+    with caplog.at_level("INFO"):
+        statuses = {name: send_raw(slack, body, kind, headers).status_code for name, (body, kind) in bodies.items()}
+
+    assert statuses == dict.fromkeys(bodies, 401)
+    assert [record for record in caplog.records if record.exc_info] == []
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []
+
+
 # --- retries and redeliveries ----------------------------------------------------------------------------
 
 

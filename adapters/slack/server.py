@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.app import SlackBot
 
@@ -31,6 +34,8 @@ def http_application(bot: SlackBot) -> web.Application:
     """Return the aiohttp application: Bolt's endpoint, its OAuth pages if any, and GET /healthz for load balancers."""
     server = AsyncSlackAppServer(port=bot.config.http_port, path=EVENTS_PATH, app=bot.app, host=bot.config.http_host)
     server.web_app.add_routes([web.get("/healthz", _health)])
+    if bot.config.signing_secret:
+        server.web_app.middlewares.append(_signature_check(SignatureVerifier(bot.config.signing_secret)))
 
     async def open_session(application: web.Application) -> None:
         await bot.open_session()
@@ -41,6 +46,52 @@ def http_application(bot: SlackBot) -> web.Application:
     server.web_app.on_startup.append(open_session)
     server.web_app.on_cleanup.append(close_session)
     return server.web_app
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _signature_check(verifier: SignatureVerifier) -> Any:
+    """Return an aiohttp middleware that rejects unsigned or stale requests to /slack/events with 401.
+
+    Bolt checks signatures too, but only after parsing the body, so a malformed unsigned request would reach
+    its parser and log a traceback. Checking first keeps anyone who can reach the URL out of the logs.
+    """
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "POST" or request.path != EVENTS_PATH:
+            return await handler(request)
+        body = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        # A timestamp that is not a number would make the verifier raise instead of rejecting.
+        if not timestamp.isdigit() or not verifier.is_valid(body, timestamp, signature):
+            remote = request.remote or "-"
+            if _rejections.allow():
+                logger.warning("rejected a request to %s from %s: invalid or stale signature", EVENTS_PATH, remote)
+            return web.Response(status=401, text="invalid signature")
+        return await handler(request)
+
+    return check
+
+
+class _RateLimitedLog:
+    """Allow one log line per ``interval`` seconds, so a flood of forged requests cannot flood the log."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = -interval
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        return True
+
+
+_rejections = _RateLimitedLog(60.0)
 
 
 def freeze_startup_heap() -> None:
