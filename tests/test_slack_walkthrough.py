@@ -22,7 +22,7 @@ from bots.wiring import build_context
 from core.domain.text import TOKYO
 from core.services.context import ServiceContext
 from core.services.schedules import run_latest
-from core.storage.models import ChatPost, Post, Schedule, Task
+from core.storage.models import ChatPost, Person, Post, Schedule, Task
 from tests.conftest import make_settings
 from tests.slack.fake import FakeChannel, FakeSlack
 from tests.slack.harness import TEAM, SlackHarness, TypedUser, buttons
@@ -791,3 +791,34 @@ def test_reply_language_follows_slack_and_lang(world: SlackWorld) -> None:
     world.slack.command(KENTA, "/smarter lang en")
     assert reply(world) == "Replies will now be in English."
     assert world.fake.invalid_blocks == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"types": {"value": {"type": "checkboxes", "selected_options": []}}}, "types"),
+        ({"capacity": {"value": {"type": "number_input", "value": "0"}}}, "capacity"),
+        ({"deadline_date": {"value": {"type": "datepicker", "selected_date": "2026-11-01"}}}, "deadline_date"),
+        ({"copyright": typed("応募者に帰属")}, "copyright"),
+    ],
+)
+def test_task_form_error_under_its_field(world: SlackWorld, change: dict[str, Any], field: str) -> None:
+    register_partner(world)
+    form = open_form(world, PARTNER, "/smarter task new practice")
+    values = {**task_form_values(form, PRACTICE_TITLE), **change}
+
+    response = world.slack.submit(PARTNER, form, values)
+
+    assert response.status_code == 200
+    assert list(response.json()["errors"]) == [field]
+    assert count(world, Task) == 0
+
+
+def test_register_form_email_error_under_email(world: SlackWorld) -> None:
+    form = open_form(world, HANA, "/smarter register member")
+
+    response = world.slack.submit(HANA, form, {"nickname": typed("はな"), "email": typed("not-an-address")})
+
+    assert response.status_code == 200
+    assert list(response.json()["errors"]) == ["email"]
+    assert count(world, Person) == 0

@@ -362,7 +362,10 @@ class SlackBot:
         else:
             if outcome is not None and outcome.error is not None:
                 message = outcome.messages[0].text() if outcome.messages else ""
-                await ack(response_action="errors", errors=modals.field_errors(view, message, outcome.failed_field()))
+                await ack(
+                    response_action="errors",
+                    errors=modals.field_errors(view, message, outcome.failed_field(), outcome.error.key),
+                )
             else:
                 await ack()
                 if outcome is not None:

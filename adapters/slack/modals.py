@@ -171,11 +171,12 @@ def form_values(view: dict[str, Any]) -> FormSubmission:
     return FormSubmission(command, arguments, options, str(stored.get("app") or ""))
 
 
-def field_errors(view: dict[str, Any], message: str, option: str | None) -> dict[str, str]:
+def field_errors(view: dict[str, Any], message: str, option: str | None, error_key: str = "") -> dict[str, str]:
     """Return the ``errors`` of a view_submission response: ``message`` on the block of ``option``.
 
-    The message goes on the first input block when ``option`` is None or has no block in the view, and the
-    result is empty for a view without input blocks.
+    Without ``option``, the field is guessed from the words of the error's English text ``error_key`` (a
+    message about "capacity" goes under the capacity input). The message goes on the first input block when
+    neither finds a block in the view, and the result is empty for a view without input blocks.
     """
     input_ids = [
         str(block["block_id"])
@@ -184,7 +185,40 @@ def field_errors(view: dict[str, Any], message: str, option: str | None) -> dict
     ]
     if not input_ids:
         return {}
-    return {_error_block(input_ids, option) or input_ids[0]: _clip(message, ERROR_MAX)}
+    block = _error_block(input_ids, option) or _error_block(input_ids, _field_named_in(error_key, input_ids))
+    return {block or input_ids[0]: _clip(message, ERROR_MAX)}
+
+
+# Words of error messages that name a form field, per block id; the first field whose words appear wins,
+# so the more specific entries come first ("minimum grade" before "eligibility").
+FIELD_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("min_grade", ("min_grade", "grade")),
+    ("types", ("types=", "work type")),
+    ("capacity", ("capacity", "participants")),
+    ("copyright", ("copyright",)),
+    ("rubric", ("rubric",)),
+    ("deadline", ("deadline",)),
+    ("email", ("e-mail", "email")),
+    ("nickname", ("nickname",)),
+    ("company", ("company name",)),
+    ("industry", ("industry",)),
+    ("prefecture", ("prefecture",)),
+    ("eligibility", ("eligibility",)),
+    ("advice", ("advice",)),
+    ("links", ("link",)),
+    ("files", ("file",)),
+    ("title", ("title",)),
+    ("description", ("description",)),
+)
+
+
+def _field_named_in(error_key: str, input_ids: list[str]) -> str | None:
+    text = error_key.casefold()
+    present = {block_id.casefold() for block_id in input_ids} | ({"deadline"} if DEADLINE_DATE in input_ids else set())
+    for field, words in FIELD_WORDS:
+        if field in present and any(word in text for word in words):
+            return field
+    return None
 
 
 # --- reading a submission
