@@ -340,6 +340,7 @@ class SlackDelivery:
         assert delivery.task_id is not None
         for partner in partners:
             channel = self.channel_id(partner.workspace, self.config.brainstorm_channel)
+            self._join(delivery, partner.workspace, channel)
             # The card starts the thread, and the note asking for replies in "this thread" goes inside it.
             stamps = self.post(delivery, partner.workspace, channel, prefix=partner.workspace, thread_rest=True)
             if stamps:
@@ -352,6 +353,21 @@ class SlackDelivery:
                     channel,
                     thread_id=stamps[0],
                 )
+
+    def _join(self, delivery: Delivery, workspace: str, channel: str) -> None:
+        """Join a public brainstorm channel: a bot that only posts there (chat:write.public) gets no replies.
+
+        A private channel cannot be joined this way; the bot must be invited to it, as the README says.
+        """
+        name = f"{workspace}:join"
+        if self.step(name) is not None:
+            return
+        try:
+            self.client(workspace).conversations_join(channel=channel)
+        except SlackApiError as error:
+            if error_code(error) != "method_not_supported_for_channel_type":
+                raise
+        self.done(delivery.key, name)
 
     def _on_task_announce(self, delivery: Delivery, partners: list[Account]) -> None:
         for target in self.ctx.policy.announcement_channels:

@@ -109,6 +109,19 @@ def archive(workspace: Workspace, args: Args) -> dict[str, Any]:
     return {}
 
 
+def join(workspace: Workspace, args: Args) -> dict[str, Any]:
+    """Join a public channel; Slack answers a private one with method_not_supported_for_channel_type."""
+    channel = _group_channel(workspace, args)
+    if channel.is_private:
+        raise SlackError("method_not_supported_for_channel_type")
+    if channel.is_archived:
+        raise SlackError("is_archived")
+    already = workspace.bot_user_id in channel.members
+    channel.members.add(workspace.bot_user_id)
+    described = channel.describe(bot_user_id=workspace.bot_user_id)
+    return {"channel": described, "warning": "already_in_channel"} if already else {"channel": described}
+
+
 def unarchive(workspace: Workspace, args: Args) -> dict[str, Any]:
     channel = _group_channel(workspace, args)
     if not channel.is_archived:
@@ -247,6 +260,7 @@ METHODS = {
     "conversations.kick": kick,
     "conversations.archive": archive,
     "conversations.unarchive": unarchive,
+    "conversations.join": join,
     "conversations.open": open_conversation,
     "conversations.info": info,
     "conversations.list": list_conversations,
