@@ -472,13 +472,36 @@ def test_reaction_retries_count_once(slack: SlackHarness) -> None:
     reply = thread_reply(slack, thread, "駅前で試食会を開く")
     slack.event(reply)
 
+    slack.fake.add_reaction(reply["channel"], reply["ts"], "+1", PARTNER.user_id)
     for retry in (None, 1, 2):
         slack.event(reaction(reply, PARTNER), event_id="EvLIKE", retry=retry)
     assert post_reactions(slack.ctx) == [1]
 
     # Another person's reaction is another event, so it counts.
+    slack.fake.add_reaction(reply["channel"], reply["ts"], "+1", OFFICE.user_id)
     slack.event(reaction(reply, OFFICE), event_id="EvLIKE2")
     assert post_reactions(slack.ctx) == [2]
+
+
+def test_reactions_follow_slack_state(slack: SlackHarness) -> None:
+    register_people(slack.ctx)
+    thread = open_brainstorm(slack)
+    reply = thread_reply(slack, thread, "駅前で試食会を開く")
+    slack.event(reply)
+    channel, ts = reply["channel"], reply["ts"]
+
+    # The removal's event arrives before the addition's, and the author reacts to their own idea.
+    slack.fake.add_reaction(channel, ts, "+1", PARTNER.user_id)
+    slack.fake.remove_reaction(channel, ts, "+1", PARTNER.user_id)
+    slack.event(reaction(reply, PARTNER, "reaction_removed"))
+    slack.event(reaction(reply, PARTNER))
+    slack.fake.add_reaction(channel, ts, "tada", MEMBER.user_id)
+    slack.event({**reaction(reply, MEMBER), "reaction": "tada"})
+
+    assert post_reactions(slack.ctx) == [0]
+    slack.fake.add_reaction(channel, ts, "tada", OFFICE.user_id)
+    slack.event({**reaction(reply, OFFICE), "reaction": "tada"})
+    assert post_reactions(slack.ctx) == [1]
 
 
 def test_concurrent_duplicates_post_once(slack: SlackHarness) -> None:

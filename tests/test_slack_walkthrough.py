@@ -502,6 +502,11 @@ def reply_in_thread(world: SlackWorld, person: TypedUser, thread_ts: str, text: 
 
 
 def react(world: SlackWorld, person: TypedUser, ts: str, *, added: bool) -> None:
+    """Add or remove ``person``'s 👍 on a message in the fake, then send the event Slack sends for it."""
+    if added:
+        world.fake.add_reaction(world.brainstorm, ts, "+1", person.user_id)
+    else:
+        world.fake.remove_reaction(world.brainstorm, ts, "+1", person.user_id)
     item = {"type": "message", "channel": world.brainstorm, "ts": ts}
     event_type = "reaction_added" if added else "reaction_removed"
     world.slack.event({"type": event_type, "user": person.user_id, "reaction": "+1", "item": item, "event_ts": ts})

@@ -420,22 +420,50 @@ class SlackBot:
 
         await self._once(body.get("event_id"), work)
 
-    async def on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        """Count reactions on recorded brainstorm posts: +1 when added, -1 when removed."""
+    async def on_reaction(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        """Update the reaction count of a recorded brainstorm post from the message's reactions on Slack.
+
+        Reading the count from reactions.get makes it right whatever order Slack delivers the added and
+        removed events in. The author's own reactions are not counted.
+        """
         item = event.get("item") or {}
         if item.get("type") != "message":
             return
         team_id = body.get("team_id", "")
-        delta = 1 if event.get("type") == "reaction_added" else -1
 
         async def work() -> None:
             post_id = await asyncio.to_thread(
                 chat_state.post_for_message, self.ctx, PLATFORM, team_id, item["channel"], item["ts"]
             )
-            if post_id is not None:
+            if post_id is None:
+                return
+            count = await self._reaction_count(client, item["channel"], item["ts"])
+            if count is not None:
+                await asyncio.to_thread(chat_state.set_reactions, self.ctx, post_id, count)
+            elif event.get("user") != event.get("item_user"):
+                delta = 1 if event.get("type") == "reaction_added" else -1
                 await asyncio.to_thread(chat_state.adjust_reactions, self.ctx, post_id, delta)
 
         await self._once(body.get("event_id"), work)
+
+    async def _reaction_count(self, client: AsyncWebClient, channel: str, ts: str) -> int | None:
+        """Return how many reactions people other than its author put on a message, or None if unknown."""
+        try:
+            response = await client.reactions_get(channel=channel, timestamp=ts, full=True)
+        except SlackApiError as error:
+            logger.warning(
+                "reactions.get failed for %s/%s: %s; counting the event instead", channel, ts, error_code(error)
+            )
+            return None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("reactions.get failed for %s/%s: %r; counting the event instead", channel, ts, error)
+            return None
+        message = response.get("message") or {}
+        author = message.get("user")
+        return sum(
+            int(reaction.get("count", 0)) - (1 if author in reaction.get("users", ()) else 0)
+            for reaction in message.get("reactions") or ()
+        )
 
     async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab") != "home":

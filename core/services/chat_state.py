@@ -28,6 +28,7 @@ __all__ = [
     "record_post_message",
     "record_step",
     "save_place",
+    "set_reactions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,13 @@ def adjust_reactions(ctx: ServiceContext, post_id: int, delta: int) -> int:
         post = session.get_one(Post, post_id, with_for_update=True)
         post.reactions = max(0, post.reactions + delta)
         return post.reactions
+
+
+def set_reactions(ctx: ServiceContext, post_id: int, count: int) -> None:
+    """Store a brainstorm post's reaction count as the chat platform reports it."""
+    with ctx.transaction() as session:
+        post = session.get_one(Post, post_id, with_for_update=True)
+        post.reactions = max(0, count)
 
 
 # --- delivery steps --------------------------------------------------------------------------------

@@ -278,6 +278,19 @@ class FakeSlack:
                 reaction["users"].append(user)
                 reaction["count"] += 1
 
+    def remove_reaction(self, channel: str, ts: str, name: str, user: str) -> None:
+        """Remove a user's emoji reaction from a message, as Slack does when they click it again."""
+        with self._lock:
+            message = self.workspace.find_channel(channel).message(ts)
+            if message is None:
+                raise KeyError(f"no message {ts} in channel {channel}")
+            reactions: list[dict[str, Any]] = message.get("reactions", [])
+            for reaction in reactions:
+                if reaction["name"] == name and user in reaction["users"]:
+                    reaction["users"].remove(user)
+                    reaction["count"] -= 1
+            message["reactions"] = [reaction for reaction in reactions if reaction["count"] > 0]
+
     def expire_trigger(self, trigger_id: str) -> None:
         """Make views.open and views.push with this trigger_id fail with expired_trigger_id."""
         with self._lock:
