@@ -148,6 +148,10 @@ def _jobs(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLogger().level > logging.DEBUG:
+        # APScheduler logs each run of the leader check (every few seconds) at INFO; the scheduler's own
+        # lines already say what was done.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = Settings()
         if args.command == "run":

@@ -829,3 +829,13 @@ def test_register_form_email_error_under_email(world: SlackWorld) -> None:
     assert response.status_code == 200
     assert list(response.json()["errors"]) == ["email"]
     assert count(world, Person) == 0
+
+
+def test_loading_modal_in_slack_language(world: SlackWorld) -> None:
+    open_form(world, KENTA, "/smarter register member")
+
+    (opened,) = world.fake.calls_to("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["title"]["text"] == "Loading"
+    assert world.slack.last_view()["title"]["text"] != "読み込み中"

@@ -60,6 +60,8 @@ REQUEST_LEASE = timedelta(seconds=50)
 LOCALE_CACHE_SECONDS = 3600
 # Slash-command text may name the current channel for the announcement channel.
 HERE_WORDS = ("here", "ここ")
+# Before opening a loading modal, the person's language is looked up for at most this long.
+LOADING_LOCALE_SECONDS = 1.0
 # A form submission is answered within this time (Slack allows 3 s); slower outcomes follow as a message.
 FORM_ANSWER_SECONDS = 2.0
 # Slack accepts 5 posts to one response URL (within 30 minutes); further parts go another way.
@@ -281,17 +283,21 @@ class SlackBot:
     async def _open_form_first(self, client: AsyncWebClient, where: Where, text: str, trigger_id: str | None) -> bool:
         """Open the command's form if it needs one and none of its fields were typed; return whether it did.
 
-        The loading modal goes out before any other call, because the trigger id expires 3 s after the click.
+        The trigger id expires 3 s after the click, so the person's language is looked up for at most
+        ``LOADING_LOCALE_SECONDS`` before the loading modal opens; after that it opens in the workspace language.
         """
         form = _form_request(text, self.runner.command_names)
         if form is None or not trigger_id:
             return False
         name, arguments = form
-        cached = self._cached_actor(where.team_id, where.user_id).locale
-        opened = await client.views_open(
-            trigger_id=trigger_id, view=modals.loading_view(Localizer(cached or self.ctx.policy.default_locale))
-        )
-        actor = await self.actor(client, where.team_id, where.user_id)
+        lookup = asyncio.ensure_future(self.actor(client, where.team_id, where.user_id))
+        try:
+            actor = await asyncio.wait_for(asyncio.shield(lookup), LOADING_LOCALE_SECONDS)
+            locale = await asyncio.to_thread(resolve_locale, self.ctx, actor)
+        except TimeoutError:
+            locale = self.ctx.policy.default_locale
+        opened = await client.views_open(trigger_id=trigger_id, view=modals.loading_view(Localizer(locale)))
+        actor = await lookup
         await self.fill_form(actor, where, opened["view"]["id"], name, arguments, client)
         return True
 
