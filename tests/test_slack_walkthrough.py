@@ -839,3 +839,29 @@ def test_loading_modal_in_slack_language(world: SlackWorld) -> None:
     view = json.loads(view) if isinstance(view, str) else view
     assert view["title"]["text"] == "Loading"
     assert world.slack.last_view()["title"]["text"] != "読み込み中"
+
+
+def posts(world: SlackWorld) -> list[Post]:
+    with world.ctx.transaction() as session:
+        return list(session.scalars(select(Post).order_by(Post.id)))
+
+
+def test_command_idea_appears_in_thread(world: SlackWorld) -> None:
+    world.slack.command(PARTNER, '/smarter register partner company="株式会社さくらトラベル"')
+    world.slack.command(PARTNER, '/smarter task new ブレスト title="閑散期の京都" deadline="12月10日 18時"')
+    register_member(world, HANA, "はな")
+    register_member(world, YUI, "ゆい")
+    world.slack.deliver()
+    parent = world.fake.channels[world.brainstorm].messages[0]
+
+    world.slack.command(HANA, "/smarter post T1 町家で朝ごはん R&D <!here>")
+    world.slack.deliver()
+
+    posted = world.fake.channels[world.brainstorm].messages[-1]
+    assert posted["thread_ts"] == parent["ts"]
+    assert shown(posted) == "「はな」さんのアイデア: 町家で朝ごはん R&D <!here>"
+    assert "R&amp;D &lt;!here&gt;" in posted["text"]
+    # A reaction on the bot's copy counts for the idea, like one on a reply typed in the thread.
+    react(world, YUI, posted["ts"], added=True)
+    assert [post.reactions for post in posts(world)] == [1]
+    assert world.fake.invalid_blocks == []

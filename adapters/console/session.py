@@ -171,7 +171,9 @@ class ConsoleSession:
         actor = self.actor(user)
         loc = Localizer(resolve_locale(self.ctx, actor))
         try:
-            result = brainstorms.post_idea(self.ctx, actor, parse_task_id(place.rsplit("/", 1)[1]), text)
+            result = brainstorms.post_idea(
+                self.ctx, actor, parse_task_id(place.rsplit("/", 1)[1]), text, in_thread=True
+            )
         except UserError as error:
             self.show([present_error(error, loc)], user=user, place=place)
             return
@@ -278,6 +280,9 @@ class ConsoleSession:
     def _on_brainstorm_open(self, delivery: Delivery) -> None:
         self._post(BRAINSTORM, delivery)
         self.note(N_("✚ thread {thread} opened"), thread=f"{BRAINSTORM}/T{delivery.task_id}")
+
+    def _on_brainstorm_post(self, delivery: Delivery) -> None:
+        self._post(f"{BRAINSTORM}/T{delivery.task_id}", delivery)
 
     def _on_task_announce(self, delivery: Delivery) -> None:
         self._post(ANNOUNCEMENTS, delivery)

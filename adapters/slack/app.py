@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -414,7 +415,9 @@ class SlackBot:
             actor = await self.actor(client, team_id, event["user"])
             text = message_text(event.get("text", ""))
             try:
-                result = await asyncio.to_thread(brainstorms.post_idea, self.ctx, actor, task_id, text)
+                result = await asyncio.to_thread(
+                    partial(brainstorms.post_idea, in_thread=True), self.ctx, actor, task_id, text
+                )
             except UserError as error:
                 loc = Localizer(await asyncio.to_thread(resolve_locale, self.ctx, actor))
                 where = Where(team_id, event["user"], channel_id, None, thread_ts)

@@ -115,6 +115,7 @@ class SlackDelivery:
         if not delivery.messages and delivery.kind != "task_channel.archive":
             return
         self.steps = chat_state.finished_steps(self.ctx, delivery.key)
+        self.payload = item.payload
         handler = getattr(self, "_on_" + delivery.kind.replace(".", "_"), None)
         if handler is None:
             handler = self._direct
@@ -353,6 +354,22 @@ class SlackDelivery:
                     channel,
                     thread_id=stamps[0],
                 )
+
+    def _on_brainstorm_post(self, delivery: Delivery, partners: list[Account]) -> None:
+        """Post an idea sent by command or form into the brainstorm's thread, and record it for reactions."""
+        assert delivery.task_id is not None
+        post_id = int(self.payload["post_id"])
+        for partner in partners:
+            thread = chat_state.find_place(
+                self.ctx, PLATFORM, partner.workspace, delivery.task_id, chat_state.BRAINSTORM_THREAD
+            )
+            if thread is None:
+                continue
+            stamps = self.post(
+                delivery, partner.workspace, thread.channel_id, prefix=partner.workspace, thread_ts=thread.thread_id
+            )
+            for ts in stamps[:1]:
+                chat_state.record_post_message(self.ctx, PLATFORM, partner.workspace, thread.channel_id, ts, post_id)
 
     def _join(self, delivery: Delivery, workspace: str, channel: str) -> None:
         """Join a public brainstorm channel: a bot that only posts there (chat:write.public) gets no replies.

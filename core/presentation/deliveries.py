@@ -24,7 +24,7 @@ from core.services.evaluations import evaluation_view
 from core.services.outbox import OutboxItem
 from core.services.requests import request_view
 from core.services.views import task_view
-from core.storage.models import Evaluation, ParticipationRequest, Task
+from core.storage.models import Evaluation, ParticipationRequest, Post, Task
 
 __all__ = ["Delivery", "Recipient", "render_delivery", "task_channel_name"]
 
@@ -186,6 +186,14 @@ def _brainstorm_digest(ctx: ServiceContext, session: Session, item: OutboxItem) 
     return Delivery(item.delivery_key, item.kind, task.id, None, partner, tuple(messages))
 
 
+def _brainstorm_post(ctx: ServiceContext, session: Session, item: OutboxItem) -> Delivery:
+    post = session.get_one(Post, item.payload["post_id"])
+    author = recipient(ctx, session, post.author_id)
+    loc = localizer(ctx.policy.default_locale)
+    line = loc.line(N_("Idea from {author}: {text}"), author=UserText(author.name), text=UserText(post.text))
+    return Delivery(item.delivery_key, item.kind, post.task_id, None, None, (_channel_note(loc, line),))
+
+
 RENDERERS: dict[str, Renderer] = {
     "task_channel.open": _channel_open,
     "task_channel.invite": _channel_member,
@@ -193,6 +201,7 @@ RENDERERS: dict[str, Renderer] = {
     "task_channel.archive": _channel_archive,
     "brainstorm.open": _brainstorm_open,
     "brainstorm.digest": _brainstorm_digest,
+    "brainstorm.post": _brainstorm_post,
     "task.announce": _task_announce,
     "task.deadline_changed": _deadline_changed,
     "evaluation.result": _evaluation_result,

@@ -13,6 +13,7 @@ from core.domain.errors import N_, T_, UserError
 from core.domain.text import UserText, check_length
 from core.services.context import Actor, ServiceContext
 from core.services.lookup import load_task, require_person, require_task_owner
+from core.services.outbox import enqueue
 from core.services.participation import check_eligible, check_open
 from core.services.views import TaskView, task_view
 from core.storage.models import Person, Post, Task
@@ -51,8 +52,12 @@ def _require_brainstorm(task: Task) -> None:
         raise UserError(N_("Task T{task_id} is not a brainstorm; this works for brainstorms only."), task_id=task.id)
 
 
-def post_idea(ctx: ServiceContext, actor: Actor, task_id: int, text: str) -> PostRecorded:
-    """Record a post in a brainstorm from an eligible member or from the brainstorm's partner."""
+def post_idea(ctx: ServiceContext, actor: Actor, task_id: int, text: str, *, in_thread: bool = False) -> PostRecorded:
+    """Record a post in a brainstorm from an eligible member or from the brainstorm's partner.
+
+    A post typed as a reply in the brainstorm's thread (``in_thread``) is already there for everyone to see.
+    A post sent by command or form is also delivered into the thread, so others can read and react to it.
+    """
     body = check_length(T_("post"), text, POST_MAX, multiline=True)
     with ctx.transaction() as session:
         person = require_person(session, actor)
@@ -69,6 +74,10 @@ def post_idea(ctx: ServiceContext, actor: Actor, task_id: int, text: str) -> Pos
         post = Post(task_id=task.id, author_id=person.id, text=body, created_at=ctx.now())
         session.add(post)
         session.flush()
+        if not in_thread:
+            enqueue(
+                session, at=ctx.now(), key=f"post:{post.id}", kind="brainstorm.post", task_id=task.id, post_id=post.id
+            )
         view = task_view(session, task, viewer_id=person.id, secretariat=ctx.is_secretariat(actor))
         return PostRecorded(task=view, post_id=post.id, author=UserText(person.display_name), text=body)
 
