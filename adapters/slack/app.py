@@ -9,6 +9,7 @@ retried or redelivered request has one effect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -61,6 +62,8 @@ REQUEST_LEASE = timedelta(seconds=50)
 LOCALE_CACHE_SECONDS = 3600
 # Slash-command text may name the current channel for the announcement channel.
 HERE_WORDS = ("here", "ここ")
+# Work after an ack waits while other requests of the same process still wait for theirs, at most this long.
+ACK_PRIORITY_SECONDS = 0.5
 # Before opening a loading modal, the person's language is looked up for at most this long.
 LOADING_LOCALE_SECONDS = 1.0
 # A form submission is answered within this time (Slack allows 3 s); slower outcomes follow as a message.
@@ -104,6 +107,9 @@ class SlackBot:
         self._session: aiohttp.ClientSession | None = None
         self._work_slots = asyncio.Semaphore(config.work_concurrency)
         self._working: set[asyncio.Task[Any]] = set()
+        self._acks_pending = 0
+        self._no_ack_pending = asyncio.Event()
+        self._no_ack_pending.set()
         self.app = AsyncApp(**self._app_arguments(installations))
         self._register()
 
@@ -155,10 +161,23 @@ class SlackBot:
         if task is not None:
             self._working.add(task)
         try:
+            # Requests still waiting for their ack go first; work waits for them, but never longer than this.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_ack_pending.wait(), ACK_PRIORITY_SECONDS)
             async with self._work_slots:
                 await self._run_once(request_id, work)
         finally:
             self._working.discard(task)
+
+    def request_started(self) -> None:
+        """Count a request that has arrived and is not acknowledged yet (the HTTP server calls this)."""
+        self._acks_pending += 1
+        self._no_ack_pending.clear()
+
+    def request_finished(self) -> None:
+        self._acks_pending -= 1
+        if self._acks_pending == 0:
+            self._no_ack_pending.set()
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for acknowledged requests to finish their work."""

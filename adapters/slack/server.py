@@ -34,6 +34,7 @@ def http_application(bot: SlackBot) -> web.Application:
     """Return the aiohttp application: Bolt's endpoint, its OAuth pages if any, and GET /healthz for load balancers."""
     server = AsyncSlackAppServer(port=bot.config.http_port, path=EVENTS_PATH, app=bot.app, host=bot.config.http_host)
     server.web_app.add_routes([web.get("/healthz", _health)])
+    server.web_app.middlewares.append(_ack_tracking(bot))
     if bot.config.signing_secret:
         server.web_app.middlewares.append(_signature_check(SignatureVerifier(bot.config.signing_secret)))
 
@@ -49,6 +50,22 @@ def http_application(bot: SlackBot) -> web.Application:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _ack_tracking(bot: SlackBot) -> Any:
+    """Return an aiohttp middleware that tells the bot how many requests are still waiting for their ack."""
+
+    @web.middleware
+    async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != EVENTS_PATH:
+            return await handler(request)
+        bot.request_started()
+        try:
+            return await handler(request)
+        finally:
+            bot.request_finished()
+
+    return track
 
 
 def _signature_check(verifier: SignatureVerifier) -> Any:
