@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     # How many times a Slack call that was rate limited (HTTP 429) is retried after Retry-After.
     slack_rate_limit_retries: int = Field(default=3, ge=0, le=10)
+    # How many Slack requests do their work after the ack at the same time in one process; the rest queue.
+    slack_work_concurrency: int = Field(default=2, ge=1, le=64)
 
     @field_validator("secretariat", "announcement_channels", "reminder_offsets", mode="before")
     @classmethod

@@ -121,6 +121,7 @@ def slack_config(settings: Settings) -> SlackConfig | None:
         brainstorm_channel=settings.slack_brainstorm_channel,
         api_url=settings.slack_api_url,
         rate_limit_retries=settings.slack_rate_limit_retries,
+        work_concurrency=settings.slack_work_concurrency,
         http_host=settings.slack_http_host,
         http_port=settings.slack_http_port,
     )
