@@ -30,6 +30,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     # types="public_channel,private_channel" needs both read scopes.
     "conversations_list": frozenset({"channels:read", "groups:read"}),
     "conversations_join": frozenset({"channels:join"}),
+    "reactions_get": frozenset({"reactions:read"}),
     # Task channels are private, so creating, inviting to, removing from and archiving them need groups:write.
     "conversations_create": frozenset({"groups:write"}),
     "conversations_invite": frozenset({"groups:write"}),
