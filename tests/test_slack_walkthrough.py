@@ -865,3 +865,16 @@ def test_command_idea_appears_in_thread(world: SlackWorld) -> None:
     react(world, YUI, posted["ts"], added=True)
     assert [post.reactions for post in posts(world)] == [1]
     assert world.fake.invalid_blocks == []
+
+
+def test_thread_mention_shows_nickname(world: SlackWorld) -> None:
+    world.slack.command(PARTNER, '/smarter register partner company="株式会社さくらトラベル"')
+    world.slack.command(PARTNER, '/smarter task new ブレスト title="閑散期の京都" deadline="12月10日 18時"')
+    register_member(world, HANA, "はな")
+    register_member(world, YUI, "ゆい")
+    world.slack.deliver()
+    parent = world.fake.channels[world.brainstorm].messages[0]
+
+    reply_in_thread(world, YUI, parent["ts"], f"<@{HANA.user_id}> さんの案に賛成です <@{GUEST.user_id}>")
+
+    assert [post.text for post in posts(world)] == [f"@はな さんの案に賛成です @{GUEST.user_id}"]

@@ -242,6 +242,14 @@ class SlackBot:
             self.app.client.session = None
             self._session = None
 
+    def _member_name(self, team_id: str) -> Callable[[str], str | None]:
+        def member_name(user_id: str) -> str | None:
+            with self.ctx.transaction() as session:
+                person = find_person(session, Actor(PLATFORM, team_id, user_id))
+                return person.display_name if person is not None and person.role == Role.MEMBER else None
+
+        return member_name
+
     def _member_ref(self, team_id: str) -> Callable[[str], str | None]:
         def member_ref(user_id: str) -> str | None:
             with self.ctx.transaction() as session:
@@ -432,7 +440,7 @@ class SlackBot:
             if task_id is None:
                 return
             actor = await self.actor(client, team_id, event["user"])
-            text = message_text(event.get("text", ""))
+            text = await asyncio.to_thread(message_text, event.get("text", ""), user_name=self._member_name(team_id))
             try:
                 result = await asyncio.to_thread(
                     partial(brainstorms.post_idea, in_thread=True), self.ctx, actor, task_id, text

@@ -40,11 +40,18 @@ def command_text(text: str, *, member_ref: Callable[[str], str | None]) -> str:
     return _unescape(REFERENCE.sub(replace, text))
 
 
-def message_text(text: str) -> str:
-    """Return a channel message as readable plain text: references shown by their label, escaping undone."""
+def message_text(text: str, *, user_name: Callable[[str], str | None] = lambda user_id: None) -> str:
+    """Return a channel message as readable plain text: references shown by their label, escaping undone.
+
+    Slack sends a user mention in a message as ``<@U123>`` with no label, so ``user_name`` names the user
+    (a member's nickname) where it can; otherwise the id stays.
+    """
 
     def replace(match: re.Match[str]) -> str:
         target, label = match.group(1), match.group(2)
+        if target[0] == "@" and not label:
+            name = user_name(target[1:])
+            return f"@{name}" if name else target
         if target[0] in "#@":
             return f"{target[0]}{label}" if label else target
         if target.startswith("!"):
