@@ -90,3 +90,12 @@ def test_practice_close_sends_no_digest(any_ctx: ServiceContext, brainstorm_id: 
     tasks.change_task_status(any_ctx, actor("acme"), task_id, TaskStatus.CLOSED)
 
     assert outbox_keys(any_ctx, "brainstorm.digest") == []
+
+
+def test_post_to_closed_brainstorm_rejected(any_ctx: ServiceContext, brainstorm_id: int) -> None:
+    tasks.change_task_status(any_ctx, actor("acme"), brainstorm_id, TaskStatus.CLOSED)
+
+    with pytest.raises(UserError) as raised:
+        brainstorms.post_idea(any_ctx, actor("taro"), brainstorm_id, "遅れたアイデア")
+
+    assert raised.value.key == "Brainstorm T{task_id} is {status}, so it no longer accepts new ideas."

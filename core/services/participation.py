@@ -40,6 +40,12 @@ class Left:
 
 def check_open(ctx: ServiceContext, task: Task) -> None:
     """Raise unless the task is open and its deadline has not passed."""
+    if task.status != TaskStatus.OPEN and task.menu == TaskMenu.BRAINSTORM:
+        raise UserError(
+            N_("Brainstorm T{task_id} is {status}, so it no longer accepts new ideas."),
+            task_id=task.id,
+            status=T_(task.status),
+        )
     if task.status != TaskStatus.OPEN:
         raise UserError(
             N_("Task T{task_id} is {status}, so it no longer accepts new participants or submissions."),
