@@ -46,12 +46,16 @@ async def _serve_until_signal(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with serving(bot):
-        worker.start()
-        try:
+    started = False
+    try:
+        async with serving(bot):
+            worker.start()
+            started = True
             with background_services(ctx, settings, after_run=worker.wake, mail=mail):
                 await stop.wait()
-        finally:
+    finally:
+        # After serving() has let acknowledged requests finish, so the worker delivers what they queued.
+        if started:
             worker.stop()
 
 

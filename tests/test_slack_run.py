@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 
 from bots.cli import main
-from core.storage.models import Person
+from core.storage.models import OutboxMessage, Person
 from tests.slack.fake import FakeSlack
 from tests.slack.signing import sign, slash_command_body
 
@@ -108,12 +108,14 @@ def bot(tmp_path: Path, fake: FakeSlack) -> Iterator[tuple[BotProcess, str, Path
         process.kill()
 
 
-def send_command(base_url: str, fake: FakeSlack, text: str, trigger_id: str) -> tuple[httpx.Response, str]:
+def send_command(
+    base_url: str, fake: FakeSlack, text: str, trigger_id: str, user_id: str = "UHANAKO"
+) -> tuple[httpx.Response, str]:
     response_url = fake.response_url()
     body = slash_command_body(
         command="/smarter",
         text=text,
-        user_id="UHANAKO",
+        user_id=user_id,
         team_id=TEAM,
         channel_id="CGENERAL",
         response_url=response_url,
@@ -298,3 +300,45 @@ def test_sigterm_finishes_acknowledged_work(bot: tuple[BotProcess, str, Path], f
     assert returncode == 0, process.output
     for _, response_url in sent:
         assert len(fake.responses_by_url[response_url]) == 1, process.output
+
+
+def test_sigterm_delivers_what_acked_work_queued(bot: tuple[BotProcess, str, Path], fake: FakeSlack) -> None:
+    process, base_url, database = bot
+    process.wait_healthy(f"{base_url}/healthz")
+    members = [f"UMEMBER{number}" for number in range(20)]
+    for user_id in ["UPARTNER", *members]:
+        fake.add_user(user_id, name=user_id.lower())
+    setup = [
+        ("UPARTNER", "register partner company=acme"),
+        ("UPARTNER", "task new practice title=survey deadline=2027/06/30 types=research"),
+        *((user_id, f"register member nickname=なかま{number}") for number, user_id in enumerate(members)),
+    ]
+    for number, (user_id, text) in enumerate(setup):
+        _, response_url = send_command(base_url, fake, text, f"s{number}.1.queue", user_id)
+        fake.wait_for(lambda url=response_url: bool(fake.responses_by_url[url]), 10)
+    fake.wait_for(lambda: len(fake.calls_to("conversations.create")) == 1, 10)
+
+    # Each join queues an invitation and a note in the task channel; SIGTERM comes right after the acks.
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        joins = list(
+            pool.map(
+                lambda pair: send_command(base_url, fake, "join T1", f"j{pair[0]}.1.queue", pair[1]),
+                enumerate(members),
+            )
+        )
+    process.process.send_signal(signal.SIGTERM)
+    returncode = process.process.wait(STOP_TIMEOUT + 15)
+
+    assert [response.status_code for response, _ in joins] == [200] * 20
+    assert returncode == 0, process.output
+    channel = fake.channel_named("t1-survey")
+    assert set(members) <= channel.members, process.output
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        pending = connection.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
+        )
+    engine.dispose()
+    assert pending == 0

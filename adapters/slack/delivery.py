@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -61,6 +62,8 @@ PERMANENT_ERRORS = frozenset(
         "invalid_name_maxlength",
     }
 )
+# When the worker stops, it keeps delivering what is due for at most this long.
+FLUSH_SECONDS = 10.0
 # Kinds this adapter delivers; request e-mails belong to the e-mail worker.
 KINDS = frozenset(RENDERERS)
 # Channel ids are upper-case: C (public or private), G (older private channels) or D (direct message) and more.
@@ -199,7 +202,10 @@ class SlackDelivery:
             if (workspace, name) in self._channel_ids or not cursor:
                 break
         if (workspace, name) not in self._channel_ids:
-            raise PermanentDeliveryError(f"channel_not_found: no Slack channel named #{name} in workspace {workspace}")
+            raise PermanentDeliveryError(
+                f"channel_not_found: the bot sees no channel named #{name} in workspace {workspace}; create it, "
+                "or invite the bot if it is private"
+            )
         return self._channel_ids[(workspace, name)]
 
     # --- task channels ---------------------------------------------------------------------------
@@ -461,7 +467,7 @@ class SlackDeliveryWorker:
         self._thread.start()
         logger.info("Slack delivery worker %s started", self.worker)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = FLUSH_SECONDS + 5) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -480,6 +486,16 @@ class SlackDeliveryWorker:
                 )
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+        self._flush()
+
+    def _flush(self) -> None:
+        """Deliver what is still due when the worker stops, for at most ``FLUSH_SECONDS``."""
+        deadline = time.monotonic() + FLUSH_SECONDS
+        try:
+            while time.monotonic() < deadline and self.run_once():
+                pass
+        except Exception:
+            logger.exception("Slack delivery worker %s failed while delivering before it stopped", self.worker)
 
     def run_once(self, limit: int = 20) -> int:
         """Claim and deliver up to ``limit`` items in order; return how many were claimed."""
