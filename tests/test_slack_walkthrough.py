@@ -878,3 +878,15 @@ def test_thread_mention_shows_nickname(world: SlackWorld) -> None:
     reply_in_thread(world, YUI, parent["ts"], f"<@{HANA.user_id}> さんの案に賛成です <@{GUEST.user_id}>")
 
     assert [post.text for post in posts(world)] == [f"@はな さんの案に賛成です @{GUEST.user_id}"]
+
+
+def test_form_language_survives_other_process(world: SlackWorld) -> None:
+    form = open_form(world, KENTA, "/smarter register member")
+    # The submission reaches a process that has not looked up Kenta's Slack language.
+    world.slack.bot._locales.clear()
+
+    response = world.slack.submit(KENTA, form, {"nickname": typed("Kenta"), "email": typed("not-an-address")})
+
+    (message,) = response.json()["errors"].values()
+    assert "not-an-address" in message
+    assert message.isascii()

@@ -342,7 +342,11 @@ class SlackBot:
     ) -> None:
         """Replace the loading modal with the form, or with the error that stops it (an unknown task, say)."""
         loc = Localizer(await asyncio.to_thread(resolve_locale, self.ctx, actor))
-        metadata = json.dumps({"r": where.response_url, "c": where.channel_id}, separators=(",", ":"))
+        # The submission may reach another process, or this one after a restart, so the form carries the
+        # person's Slack language along with where to reply.
+        metadata = json.dumps(
+            {"r": where.response_url, "c": where.channel_id, "l": actor.locale}, separators=(",", ":")
+        )
         try:
             view = await asyncio.to_thread(
                 modals.form_view, self.ctx, loc, name, arguments=arguments, metadata=metadata
@@ -364,6 +368,8 @@ class SlackBot:
         app_data = json.loads(submission.metadata or "{}")
         where = Where(team_id, user_id, app_data.get("c"), app_data.get("r"))
         actor = self._cached_actor(team_id, user_id)
+        if actor.locale is None and isinstance(app_data.get("l"), str):
+            actor = Actor(PLATFORM, team_id, user_id, slack_locale(app_data["l"]))
 
         async def check_and_run() -> Outcome | None:
             if request_id is not None:
