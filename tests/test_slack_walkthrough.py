@@ -861,8 +861,10 @@ def test_command_idea_appears_in_thread(world: SlackWorld) -> None:
     assert posted["thread_ts"] == parent["ts"]
     assert shown(posted) == "「はな」さんのアイデア: 町家で朝ごはん R&D <!here>"
     assert "R&amp;D &lt;!here&gt;" in posted["text"]
-    # A reaction on the bot's copy counts for the idea, like one on a reply typed in the thread.
+    # A reaction on the bot's copy counts for the idea, like one on a reply typed in the thread; the
+    # idea's author reacting to it does not.
     react(world, YUI, posted["ts"], added=True)
+    react(world, HANA, posted["ts"], added=True)
     assert [post.reactions for post in posts(world)] == [1]
     assert world.fake.invalid_blocks == []
 
@@ -875,9 +877,11 @@ def test_thread_mention_shows_nickname(world: SlackWorld) -> None:
     world.slack.deliver()
     parent = world.fake.channels[world.brainstorm].messages[0]
 
-    reply_in_thread(world, YUI, parent["ts"], f"<@{HANA.user_id}> さんの案に賛成です <@{GUEST.user_id}>")
+    reply_in_thread(
+        world, YUI, parent["ts"], f"<@{HANA.user_id}> さんの案に賛成です <@{PARTNER.user_id}> <@{GUEST.user_id}>"
+    )
 
-    assert [post.text for post in posts(world)] == [f"@はな さんの案に賛成です @{GUEST.user_id}"]
+    assert [post.text for post in posts(world)] == [f"@はな さんの案に賛成です @P1 @{GUEST.user_id}"]
 
 
 def test_form_language_survives_other_process(world: SlackWorld) -> None:

@@ -246,7 +246,10 @@ class SlackBot:
         def member_name(user_id: str) -> str | None:
             with self.ctx.transaction() as session:
                 person = find_person(session, Actor(PLATFORM, team_id, user_id))
-                return person.display_name if person is not None and person.role == Role.MEMBER else None
+                if person is None:
+                    return None
+                # A partner goes by its id, because its company name may be hidden from members.
+                return person.display_name if person.role == Role.MEMBER else f"P{person.id}"
 
         return member_name
 
@@ -479,17 +482,23 @@ class SlackBot:
             )
             if post_id is None:
                 return
-            count = await self._reaction_count(client, item["channel"], item["ts"])
+            # The idea's author: the person who typed the reply, or who sent the idea the bot copied here.
+            author = await asyncio.to_thread(chat_state.post_author_account, self.ctx, post_id, PLATFORM, team_id)
+            count = await self._reaction_count(client, item["channel"], item["ts"], author)
             if count is not None:
                 await asyncio.to_thread(chat_state.set_reactions, self.ctx, post_id, count)
-            elif event.get("user") != event.get("item_user"):
+            elif event.get("user") not in (event.get("item_user"), author):
                 delta = 1 if event.get("type") == "reaction_added" else -1
                 await asyncio.to_thread(chat_state.adjust_reactions, self.ctx, post_id, delta)
 
         await self._once(body.get("event_id"), work)
 
-    async def _reaction_count(self, client: AsyncWebClient, channel: str, ts: str) -> int | None:
-        """Return how many reactions people other than its author put on a message, or None if unknown."""
+    async def _reaction_count(self, client: AsyncWebClient, channel: str, ts: str, author: str | None) -> int | None:
+        """Return how many reactions people other than the idea's author put on a message, or None if unknown.
+
+        ``author`` is the idea's author's Slack user; the message's own author (a member, or the bot for an
+        idea it copied into the thread) is left out too.
+        """
         try:
             response = await client.reactions_get(channel=channel, timestamp=ts, full=True)
         except SlackApiError as error:
@@ -501,9 +510,9 @@ class SlackBot:
             logger.warning("reactions.get failed for %s/%s: %r; counting the event instead", channel, ts, error)
             return None
         message = response.get("message") or {}
-        author = message.get("user")
+        excluded = {user for user in (author, message.get("user")) if user}
         return sum(
-            int(reaction.get("count", 0)) - (1 if author in reaction.get("users", ()) else 0)
+            int(reaction.get("count", 0)) - len(excluded.intersection(reaction.get("users", ())))
             for reaction in message.get("reactions") or ()
         )
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.services.context import ServiceContext
-from core.storage.models import ChatPlace, ChatPost, DeliveryStep, InboundRequest, Post
+from core.storage.models import ChatPlace, ChatPost, DeliveryStep, Identity, InboundRequest, Post
 
 __all__ = [
     "BRAINSTORM_THREAD",
@@ -24,6 +24,7 @@ __all__ = [
     "finished_steps",
     "forget_requests",
     "mark_archived",
+    "post_author_account",
     "post_for_message",
     "record_post_message",
     "record_step",
@@ -189,6 +190,17 @@ def adjust_reactions(ctx: ServiceContext, post_id: int, delta: int) -> int:
         post = session.get_one(Post, post_id, with_for_update=True)
         post.reactions = max(0, post.reactions + delta)
         return post.reactions
+
+
+def post_author_account(ctx: ServiceContext, post_id: int, platform: str, workspace: str) -> str | None:
+    """Return the chat account in ``workspace`` of the person who wrote brainstorm post ``post_id``, if any."""
+    with ctx.transaction() as session:
+        return session.scalar(
+            select(Identity.user_id)
+            .join(Post, Post.author_id == Identity.person_id)
+            .where(Post.id == post_id, Identity.platform == platform, Identity.workspace == workspace)
+            .limit(1)
+        )
 
 
 def set_reactions(ctx: ServiceContext, post_id: int, count: int) -> None:
