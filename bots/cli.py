@@ -83,7 +83,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print(
                     f"error: cannot listen on {settings.slack_http_host}:{settings.slack_http_port}: "
-                    f"{error.strerror or error}; stop the other process or set slack_http_port",
+                    f"{error.strerror or error}; stop the other process or choose another port with "
+                    "SMARTER_SLACK_HTTP_PORT",
                     file=sys.stderr,
                 )
             return 2

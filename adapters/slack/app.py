@@ -242,8 +242,8 @@ class SlackBot:
             self.app.client.session = None
             self._session = None
 
-    def _member_name(self, team_id: str) -> Callable[[str], str | None]:
-        def member_name(user_id: str) -> str | None:
+    def _mention_name(self, team_id: str) -> Callable[[str], str | None]:
+        def mention_name(user_id: str) -> str | None:
             with self.ctx.transaction() as session:
                 person = find_person(session, Actor(PLATFORM, team_id, user_id))
                 if person is None:
@@ -251,7 +251,7 @@ class SlackBot:
                 # A partner goes by its id, because its company name may be hidden from members.
                 return person.display_name if person.role == Role.MEMBER else f"P{person.id}"
 
-        return member_name
+        return mention_name
 
     def _member_ref(self, team_id: str) -> Callable[[str], str | None]:
         def member_ref(user_id: str) -> str | None:
@@ -449,7 +449,7 @@ class SlackBot:
             if task_id is None:
                 return
             actor = await self.actor(client, team_id, event["user"])
-            text = await asyncio.to_thread(message_text, event.get("text", ""), user_name=self._member_name(team_id))
+            text = await asyncio.to_thread(message_text, event.get("text", ""), user_name=self._mention_name(team_id))
             try:
                 result = await asyncio.to_thread(
                     partial(brainstorms.post_idea, in_thread=True), self.ctx, actor, task_id, text
