@@ -85,8 +85,14 @@ def _signature_check(verifier: SignatureVerifier) -> Any:
         # A timestamp that is not a number would make the verifier raise instead of rejecting.
         if not timestamp.isdigit() or not verifier.is_valid(body, timestamp, signature):
             remote = request.remote or "-"
-            if _rejections.allow():
-                logger.warning("rejected a request to %s from %s: invalid or stale signature", EVENTS_PATH, remote)
+            held = _rejections.allow()
+            if held is not None:
+                logger.warning(
+                    "rejected a request to %s from %s: invalid or stale signature (%d more since the last report)",
+                    EVENTS_PATH,
+                    remote,
+                    held,
+                )
             return web.Response(status=401, text="invalid signature")
         return await handler(request)
 
@@ -99,13 +105,17 @@ class _RateLimitedLog:
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._last = -interval
+        self.suppressed = 0
 
-    def allow(self) -> bool:
+    def allow(self) -> int | None:
+        """Return how many lines were held back since the last one, or None to hold this one back too."""
         now = time.monotonic()
         if now - self._last < self.interval:
-            return False
+            self.suppressed += 1
+            return None
         self._last = now
-        return True
+        held, self.suppressed = self.suppressed, 0
+        return held
 
 
 _rejections = _RateLimitedLog(60.0)
