@@ -304,7 +304,7 @@ class SlackBot:
         await self._once(self._interaction_id(body), work)
 
     async def _retire_buttons(self, body: dict[str, Any], where: Where) -> None:
-        """Take the Accept and Decline buttons off a request message once it is answered, so it reads as done."""
+        """Remove the Accept and Decline buttons from a request message once it has a reply, so it reads as done."""
         message = body.get("message") or {}
         if not where.response_url or not message.get("blocks"):
             return

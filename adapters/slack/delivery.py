@@ -380,7 +380,7 @@ class SlackDelivery:
     def _join(self, delivery: Delivery, workspace: str, channel: str) -> None:
         """Join a public brainstorm channel: a bot that only posts there (chat:write.public) gets no replies.
 
-        A private channel cannot be joined this way; the bot must be invited to it, as the README says.
+        A private channel cannot be joined this way, so the bot must be invited to it (README step 4).
         """
         name = f"{workspace}:join"
         if self.step(name) is not None:

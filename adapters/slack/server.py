@@ -53,7 +53,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _ack_tracking(bot: SlackBot) -> Any:
-    """Return an aiohttp middleware that tells the bot how many requests are still waiting for their ack."""
+    """Return an aiohttp middleware that reports to the bot how many requests still wait for their ack."""
 
     @web.middleware
     async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
