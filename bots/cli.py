@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if logging.getLogger().level > logging.DEBUG:
-        # APScheduler logs each run of the leader check (every few seconds) at INFO; the scheduler's own
-        # lines already say what was done.
+        # APScheduler logs each run of the leader check (every few seconds) at INFO. The scheduler's own
+        # log lines already report what was done.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = Settings()

@@ -110,9 +110,9 @@ class Settings(BaseSettings):
     mail_from: str | None = None
     mail_from_name: str = "SMARTER×SMARTER"
 
-    # Slack. The bot starts on Slack when a bot token and a signing secret are set (one workspace), when an
-    # app-level token is set too (Socket Mode, no public URL), or when an OAuth client id and secret are set
-    # (installable in several workspaces). Set the secrets in the environment, not in this file.
+    # Slack. The bot starts on Slack in three cases. A bot token and a signing secret serve one workspace over
+    # HTTP. An app-level token as well selects Socket Mode, which needs no public URL. An OAuth client id and
+    # secret make the app installable in several workspaces. Set the secrets in the environment.
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None

@@ -861,8 +861,8 @@ def test_command_idea_appears_in_thread(world: SlackWorld) -> None:
     assert posted["thread_ts"] == parent["ts"]
     assert shown(posted) == "「はな」さんのアイデア: 町家で朝ごはん R&D <!here>"
     assert "R&amp;D &lt;!here&gt;" in posted["text"]
-    # A reaction on the bot's copy counts for the idea, like one on a reply typed in the thread; the
-    # idea's author reacting to it does not.
+    # A reaction on the bot's copy counts for the idea, like one on a reply typed in the thread. The idea's
+    # author reacting to it does not count.
     react(world, YUI, posted["ts"], added=True)
     react(world, HANA, posted["ts"], added=True)
     assert [post.reactions for post in posts(world)] == [1]

@@ -66,7 +66,7 @@ HERE_WORDS = ("here", "ここ")
 ACK_PRIORITY_SECONDS = 0.5
 # Before opening a loading modal, the person's language is looked up for at most this long.
 LOADING_LOCALE_SECONDS = 1.0
-# A form submission is answered within this time (Slack allows 3 s); slower outcomes follow as a message.
+# A form submission gets its response within this time (Slack allows 3 s). A slower outcome follows as a message.
 FORM_ANSWER_SECONDS = 2.0
 # Slack accepts 5 posts to one response URL (within 30 minutes); further parts go another way.
 RESPONSE_URL_USES = 5
@@ -78,7 +78,7 @@ EMPTY_OPTION = re.compile(r"[^=＝]+[=＝]")
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where a request came from and how to answer it privately."""
+    """The origin of a request and the ways to reply to its sender privately."""
 
     team_id: str
     user_id: str
@@ -242,22 +242,27 @@ class SlackBot:
             self.app.client.session = None
             self._session = None
 
+    def _account(self, team_id: str, user_id: str) -> tuple[Role, int, str] | None:
+        """Return the role, id and display name of the person behind a Slack account, if registered."""
+        with self.ctx.transaction() as session:
+            person = find_person(session, Actor(PLATFORM, team_id, user_id))
+            return (Role(person.role), person.id, person.display_name) if person is not None else None
+
     def _mention_name(self, team_id: str) -> Callable[[str], str | None]:
         def mention_name(user_id: str) -> str | None:
-            with self.ctx.transaction() as session:
-                person = find_person(session, Actor(PLATFORM, team_id, user_id))
-                if person is None:
-                    return None
-                # A partner goes by its id, because its company name may be hidden from members.
-                return person.display_name if person.role == Role.MEMBER else f"P{person.id}"
+            account = self._account(team_id, user_id)
+            if account is None:
+                return None
+            role, person_id, name = account
+            # A partner goes by its id, because its company name may be hidden from members.
+            return name if role == Role.MEMBER else f"P{person_id}"
 
         return mention_name
 
     def _member_ref(self, team_id: str) -> Callable[[str], str | None]:
         def member_ref(user_id: str) -> str | None:
-            with self.ctx.transaction() as session:
-                person = find_person(session, Actor(PLATFORM, team_id, user_id))
-                return f"M{person.id}" if person is not None and person.role == Role.MEMBER else None
+            account = self._account(team_id, user_id)
+            return f"M{account[1]}" if account is not None and account[0] == Role.MEMBER else None
 
         return member_ref
 
@@ -314,8 +319,8 @@ class SlackBot:
     async def _open_form_first(self, client: AsyncWebClient, where: Where, text: str, trigger_id: str | None) -> bool:
         """Open the command's form if it needs one and none of its fields were typed; return whether it did.
 
-        The trigger id expires 3 s after the click, so the person's language is looked up for at most
-        ``LOADING_LOCALE_SECONDS`` before the loading modal opens; after that it opens in the workspace language.
+        The trigger id expires 3 s after the click. So the person's language is looked up for at most
+        ``LOADING_LOCALE_SECONDS``, and if that takes longer the loading modal opens in the workspace language.
         """
         form = _form_request(text, self.runner.command_names)
         if form is None or not trigger_id:
@@ -361,7 +366,7 @@ class SlackBot:
     async def on_form(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         """Check and run a submitted form; errors keep the modal open with the message under the field.
 
-        Slack needs the answer within 3 s. If the core takes longer than ``FORM_ANSWER_SECONDS``, the modal is
+        Slack needs the response within 3 s. If the core takes longer than ``FORM_ANSWER_SECONDS``, the modal is
         closed with a plain ack and the outcome (an error included) arrives afterwards as a private message.
         """
         team_id = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
@@ -496,8 +501,8 @@ class SlackBot:
     async def _reaction_count(self, client: AsyncWebClient, channel: str, ts: str, author: str | None) -> int | None:
         """Return how many reactions people other than the idea's author put on a message, or None if unknown.
 
-        ``author`` is the idea's author's Slack user; the message's own author (a member, or the bot for an
-        idea it copied into the thread) is left out too.
+        ``author`` is the Slack user who wrote the idea. The message's own author is left out too: a member
+        for a reply typed in the thread, or the bot for an idea it copied there.
         """
         try:
             response = await client.reactions_get(channel=channel, timestamp=ts, full=True)
@@ -615,19 +620,21 @@ def _form_request(text: str, command_names: tuple[str, ...]) -> tuple[str, dict[
     return None if missing else (spec.name, arguments)
 
 
-def _answers_request(text: str) -> bool:
-    """Tell whether a button's command answers a participation request (accept or decline)."""
+def _command_words(text: str) -> list[str]:
+    """Return the words of a command line without the leading slash command."""
     words = normalize(text).split()
-    if words and words[0].startswith("/"):
-        words = words[1:]
+    return words[1:] if words and words[0].startswith("/") else words
+
+
+def _answers_request(text: str) -> bool:
+    """Tell whether a button's command replies to a participation request (accept or decline)."""
+    words = _command_words(text)
     return bool(words) and words[0].lower() in ("accept", "decline")
 
 
 def _here_channel(text: str, channel_id: str | None) -> str:
     """Let ``admin schedule channel NAME here`` name the channel the command was typed in."""
-    words = normalize(text).split()
-    if words and words[0].startswith("/"):
-        words = words[1:]
+    words = _command_words(text)
     lowered = [word.lower() for word in words]
     if channel_id and len(words) == 5 and lowered[:3] == ["admin", "schedule", "channel"] and lowered[4] in HERE_WORDS:
         return " ".join([*words[:4], channel_id])

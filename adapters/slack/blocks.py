@@ -267,7 +267,7 @@ def _plain_text(line: Line, command_name: str) -> str:
 def defuse_references(text: str) -> str:
     """Put a zero-width space after each ``<`` that starts a reference (``<!here>``, ``<@U1>``, ``<#C1>``).
 
-    Slack shows plain_text literally, so this changes nothing visible; it keeps even a client that did parse
+    Slack shows plain_text literally, so this changes nothing visible. It keeps even a client that did parse
     plain text from reading a typed ``<!here>`` as a mention.
     """
     return REFERENCE_START.sub("<\u200b", text)

@@ -1,4 +1,4 @@
-"""What the Slack adapter needs to know: credentials, the slash command, channels and the Web API address."""
+"""Settings of the Slack adapter: credentials, the slash command, channels and the Web API address."""
 
 from __future__ import annotations
 

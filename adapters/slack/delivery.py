@@ -190,16 +190,9 @@ class SlackDelivery:
         cached = self._channel_ids.get((workspace, name))
         if cached is not None:
             return cached
-        client = self.client(workspace)
-        cursor: str | None = None
-        while True:
-            response = client.conversations_list(
-                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
-            )
-            for found in response["channels"]:
-                self._channel_ids[(workspace, found["name"])] = found["id"]
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if (workspace, name) in self._channel_ids or not cursor:
+        for found in self._list_channels(workspace, "public_channel,private_channel"):
+            self._channel_ids[(workspace, found["name"])] = found["id"]
+            if found["name"] == name:
                 break
         if (workspace, name) not in self._channel_ids:
             raise PermanentDeliveryError(
@@ -248,16 +241,21 @@ class SlackDelivery:
 
     def _find_own_channel(self, workspace: str, name: str) -> str | None:
         """Return the id of the private channel ``name`` if the bot is in it (it created it), else None."""
+        found = next(
+            (found for found in self._list_channels(workspace, "private_channel") if found["name"] == name), None
+        )
+        return str(found["id"]) if found is not None else None
+
+    def _list_channels(self, workspace: str, types: str) -> Iterator[dict[str, Any]]:
+        """Yield the channels the bot can see, without archived ones, fetching pages only as the caller reads on."""
         client = self.client(workspace)
         cursor: str | None = None
         while True:
-            response = client.conversations_list(types="private_channel", limit=200, cursor=cursor)
-            for found in response["channels"]:
-                if found["name"] == name:
-                    return str(found["id"])
+            response = client.conversations_list(types=types, exclude_archived=True, limit=200, cursor=cursor)
+            yield from response["channels"]
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
-                return None
+                return
 
     def _create_suffixed(self, client: WebClient, name: str) -> str:
         for attempt in range(2, 10):

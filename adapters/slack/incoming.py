@@ -43,8 +43,8 @@ def command_text(text: str, *, member_ref: Callable[[str], str | None]) -> str:
 def message_text(text: str, *, user_name: Callable[[str], str | None] = lambda user_id: None) -> str:
     """Return a channel message as readable plain text: references shown by their label, escaping undone.
 
-    Slack sends a user mention in a message as ``<@U123>`` with no label, so ``user_name`` names the user
-    (a member's nickname) where it can; otherwise the id stays.
+    Slack sends a user mention in a message as ``<@U123>`` with no label. So ``user_name`` names the user (a
+    member's nickname) where it can, and otherwise the id stays.
     """
 
     def replace(match: re.Match[str]) -> str:

@@ -28,7 +28,7 @@ class ThreadedInstallationStore(AsyncInstallationStore):
     """slack_sdk's SQLAlchemy installation store for Bolt's asyncio app, run in worker threads.
 
     The project's engine is synchronous (psycopg or sqlite3), so the store shares it instead of opening a second,
-    asynchronous engine; each call blocks a worker thread, never the event loop.
+    asynchronous engine. Each call blocks a worker thread, never the event loop.
     """
 
     def __init__(self, store: SQLAlchemyInstallationStore) -> None:

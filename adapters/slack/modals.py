@@ -189,8 +189,8 @@ def field_errors(view: dict[str, Any], message: str, option: str | None, error_k
     return {block or input_ids[0]: _clip(message, ERROR_MAX)}
 
 
-# Words of error messages that name a form field, per block id; the first field whose words appear wins,
-# so the more specific entries come first ("minimum grade" before "eligibility").
+# Words of error messages that name a form field, per block id. The first field whose words appear wins, so
+# the more specific entries come first ("minimum grade" before "eligibility").
 FIELD_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("min_grade", ("min_grade", "grade")),
     ("types", ("types=", "work type")),
@@ -367,14 +367,14 @@ def _member_form(ctx: ServiceContext, loc: Localizer, arguments: dict[str, str])
             _text_input(registration.NICKNAME_MAX),
             hint=_sentence(loc(N_("the name shown in rankings, up to 30 characters"))),
         ),
-        _input(
-            "email",
-            loc(N_("E-mail")),
-            EmailInputElement(action_id=ACTION_ID),
-            hint=_sentence(loc(N_("e-mail address for participation requests (optional)"))),
-            optional=True,
-        ),
+        _email_input(loc, loc(N_("e-mail address for participation requests (optional)"))),
     ]
+
+
+def _email_input(loc: Localizer, hint: str) -> InputBlock:
+    return _input(
+        "email", loc(N_("E-mail")), EmailInputElement(action_id=ACTION_ID), hint=_sentence(hint), optional=True
+    )
 
 
 def _partner_form(ctx: ServiceContext, loc: Localizer, arguments: dict[str, str]) -> list[Block]:
@@ -408,13 +408,7 @@ def _partner_form(ctx: ServiceContext, loc: Localizer, arguments: dict[str, str]
             hint=_sentence(loc(N_("prefecture of the head office, like 東京都"))),
             optional=True,
         ),
-        _input(
-            "email",
-            loc(N_("E-mail")),
-            EmailInputElement(action_id=ACTION_ID),
-            hint=_sentence(loc(N_("contact e-mail address (optional)"))),
-            optional=True,
-        ),
+        _email_input(loc, loc(N_("contact e-mail address (optional)"))),
     ]
 
 

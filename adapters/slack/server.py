@@ -85,13 +85,13 @@ def _signature_check(verifier: SignatureVerifier) -> Any:
         # A timestamp that is not a number would make the verifier raise instead of rejecting.
         if not timestamp.isdigit() or not verifier.is_valid(body, timestamp, signature):
             remote = request.remote or "-"
-            held = _rejections.allow()
-            if held is not None:
+            suppressed = _rejections.allow()
+            if suppressed is not None:
                 logger.warning(
                     "rejected a request to %s from %s: invalid or stale signature (%d more since the last report)",
                     EVENTS_PATH,
                     remote,
-                    held,
+                    suppressed,
                 )
             return web.Response(status=401, text="invalid signature")
         return await handler(request)
@@ -114,8 +114,8 @@ class _RateLimitedLog:
             self.suppressed += 1
             return None
         self._last = now
-        held, self.suppressed = self.suppressed, 0
-        return held
+        count, self.suppressed = self.suppressed, 0
+        return count
 
 
 _rejections = _RateLimitedLog(60.0)

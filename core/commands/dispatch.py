@@ -223,7 +223,7 @@ class Outcome:
     error: UserError | None = None
 
     def failed_field(self) -> str | None:
-        """Name the option or argument the error is about (``title``, ``task``), when the error says which."""
+        """Name the option or argument the error is about (``title``, ``task``), when the error names it."""
         if self.error is None:
             return None
         # A length check (check_length) names its field, such as title, under "field".

@@ -347,9 +347,9 @@ class ScheduledRun(Base):
 class InboundRequest(Base):
     """A request from a chat platform (event, interaction), recorded before it is handled so retries run once.
 
-    ``completed_at`` stays empty until the handler finished. A retry that finds a completed row is dropped;
-    one whose handler is still inside ``lease_until`` is dropped too, and one whose lease ran out (the first
-    attempt died) is handled again.
+    ``completed_at`` stays empty until the handler finished. A retry that finds a completed row is dropped, and
+    so is one whose handler is still inside ``lease_until``. A retry whose lease ran out is handled again,
+    because the first attempt died.
     """
 
     __tablename__ = "inbound_requests"
@@ -362,7 +362,7 @@ class InboundRequest(Base):
 
 
 class ChatPlace(Base):
-    """Where a task lives on a chat platform: its task channel, or its brainstorm thread (channel + parent)."""
+    """The place of a task on a chat platform: its task channel, or its brainstorm thread (channel + parent)."""
 
     __tablename__ = "chat_places"
 

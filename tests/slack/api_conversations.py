@@ -110,7 +110,7 @@ def archive(workspace: Workspace, args: Args) -> dict[str, Any]:
 
 
 def join(workspace: Workspace, args: Args) -> dict[str, Any]:
-    """Join a public channel; Slack answers a private one with method_not_supported_for_channel_type."""
+    """Join a public channel. For a private one Slack returns method_not_supported_for_channel_type."""
     channel = _group_channel(workspace, args)
     if channel.is_private:
         raise SlackError("method_not_supported_for_channel_type")

@@ -297,12 +297,12 @@ class FakeSlack:
             self.workspace.expired_triggers.add(trigger_id)
 
     def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
-        """Answer the next `times` calls to `method` with HTTP 429 and `Retry-After: retry_after` (seconds)."""
+        """Make the next `times` calls to `method` return HTTP 429 with `Retry-After: retry_after` (seconds)."""
         with self._lock:
             self._rate_limits[method].extend([retry_after] * times)
 
     def fail(self, method: str, error: str, *, times: int = 1) -> None:
-        """Answer the next `times` calls to `method` with `{"ok": false, "error": error}`."""
+        """Make the next `times` calls to `method` return `{"ok": false, "error": error}`."""
         with self._lock:
             self._failures[method].extend([error] * times)
 

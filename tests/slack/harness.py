@@ -1,9 +1,9 @@
 """Drive the real Bolt app over HTTP with signed requests, against the fake Slack Web API.
 
-The app runs in its own thread and event loop behind aiohttp on a free 127.0.0.1 port, exactly as
-``smarter-bot run`` serves it; tests send form-encoded or JSON requests with Slack's signature headers, wait
-until the app's background work has finished, deliver the outbox with the real worker, and read what the
-fake Slack recorded.
+The app runs in its own thread and event loop behind aiohttp on a free 127.0.0.1 port, as ``smarter-bot run``
+serves it. Tests send form-encoded or JSON requests with Slack's signature headers and wait until the app's
+background work has finished. Then they deliver the outbox with the real worker and read what the fake Slack
+recorded.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class SlackHarness:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server  # the bound socket tells the free port the OS chose
+        server = site._server  # the bound socket reports the free port the OS chose
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._baseline = set(asyncio.all_tasks())
@@ -147,8 +147,11 @@ class SlackHarness:
     def command(
         self, user: TypedUser, text: str, *, channel: str = "CGENERAL", settle: bool = True, escaped: bool = False
     ) -> httpx.Response:
-        """Send ``text`` as typed; Slack escapes & < > in it first, unless ``escaped`` says the test did (to
-        send references such as <#C1|name> or <!here> the way Slack encodes a picked channel or mention)."""
+        """Send ``text`` as typed, escaping & < > first as Slack does.
+
+        With ``escaped`` the test has done that itself, to send references such as <#C1|name> or <!here> the way
+        Slack encodes a picked channel or a mention.
+        """
         body = slash_command_body(
             command=self.config.command,
             text=text if escaped else slack_escape(text),

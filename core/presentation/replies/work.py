@@ -77,7 +77,7 @@ def _(result: SubmissionList, loc: Localizer) -> list[Message]:
 
 
 def _evaluate_actions(loc: Localizer, result: SubmissionList) -> tuple[Action, ...]:
-    """Offer one Evaluate button per member, those still waiting first; the form asks for the levels."""
+    """Offer one Evaluate button per member, those still waiting first. The form then collects the levels."""
     rows = sorted(result.rows, key=lambda row: row.points is not None)
     return tuple(
         Action(
